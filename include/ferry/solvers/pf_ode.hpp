@@ -1,0 +1,69 @@
+#pragma once
+// The probability-flow ODE of a noise process driven by a model (diffrax's "term"): it evaluates
+// the model, converts whatever the model predicts into what a solver asks for, and counts NFE.
+//
+//   PF-ODE (Song et al. 2021, Eq. 13):  dx/dt = f(t)·x − ½·g(t)²·∇log p_t(x)
+//   with f = α'/α and ½g² = σσ' − (α'/α)σ², and ∇log p_t = −ε̂/σ, this is
+//   dx/dt = (α'/α)·x + (σ' − σ·α'/α)·ε̂ = α'·x̂0 + σ'·ε̂      (the flow velocity of the same level)
+#include <cstddef>
+
+#include "ferry/core/batch.hpp"
+#include "ferry/core/concepts.hpp"
+#include "ferry/core/prediction.hpp"
+
+namespace ferry {
+
+template <noise_process P, class M>
+  requires model<M, typename P::value_type>
+class pf_ode {
+ public:
+  using value_type = typename P::value_type;
+  using T = value_type;
+
+  pf_ode(const P& process, M& model) : process_(process), model_(model) {}
+
+  /// Sizes the scratch buffer and zeroes the NFE count; the driver calls it once per run.
+  void reset(extent e) {
+    raw_.resize(e);
+    nfe_ = 0;
+  }
+
+  const P& process() const { return process_; }
+  M& model() { return model_; }
+  std::size_t nfe() const { return nfe_; }
+
+  /// The process's level at time t.
+  level<T> at(T t) const { return level_at(process_, t); }
+
+  /// One model evaluation at (x, lv), converted to `want` and written into out.
+  void evaluate(const_batch_view<T> x, const level<T>& lv, prediction want, batch_view<T> out) {
+    ++nfe_;
+    const prediction given = model_.predicts;
+    if (given == want) {
+      model_(x, lv, out);
+      return;
+    }
+    model_(x, lv, raw_.view());
+    convert<T>(given, want, lv, x, raw_.view(), out);
+  }
+  /// x̂0 = D(x; lv), the data prediction.
+  void data(const_batch_view<T> x, const level<T>& lv, batch_view<T> x0) { evaluate(x, lv, prediction::data, x0); }
+  /// ε̂(x; lv), the noise prediction.
+  void epsilon(const_batch_view<T> x, const level<T>& lv, batch_view<T> eps) {
+    evaluate(x, lv, prediction::epsilon, eps);
+  }
+  /// dx/dt of the PF-ODE at the level `lv` (whose d_alpha, d_sigma give the time variable).
+  void velocity(const_batch_view<T> x, const level<T>& lv, batch_view<T> dxdt) {
+    evaluate(x, lv, prediction::velocity, dxdt);
+  }
+  /// dx/dt of the PF-ODE at time t: the vector_field interface for generic ODE steppers.
+  void operator()(T t, const_batch_view<T> x, batch_view<T> dxdt) { velocity(x, at(t), dxdt); }
+
+ private:
+  const P& process_;
+  M& model_;
+  batch<T> raw_;
+  std::size_t nfe_ = 0;
+};
+
+}  // namespace ferry

@@ -1,0 +1,60 @@
+#pragma once
+// A sampling schedule: the levels at which the model is evaluated, from high noise to low, and
+// where each step lands. Step i goes from points[i] to target(i); target(i) is points[i+1]
+// unless a peer lands elsewhere (diffusers' DDIM steps to t − T/n, which may differ from the next
+// grid timestep by one).
+#include <cstddef>
+#include <vector>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/level.hpp"
+
+namespace ferry {
+
+/// One step of a schedule, as a solver sees it.
+template <class T>
+struct step_span {
+  level<T> cur, next;           ///< where the state is, where the step lands
+  std::size_t index = 0;        ///< 0-based step number
+  std::size_t count = 1;        ///< steps in the run
+  bool first() const { return index == 0; }
+  bool last() const { return index + 1 == count; }
+  /// Steps left after this one, this one excluded.
+  std::size_t remaining() const { return count - index - 1; }
+};
+
+template <class T>
+struct schedule {
+  std::vector<level<T>> points;    ///< n + 1 levels: model evaluation points, then the end
+  std::vector<level<T>> landings;  ///< empty, or n levels where step i lands
+
+  std::size_t steps() const { return points.empty() ? 0 : points.size() - 1; }
+  step_span<T> step(std::size_t i) const {
+    return {points[i], landings.empty() ? points[i + 1] : landings[i], i, steps()};
+  }
+  /// Throws config_error unless σ decreases strictly (ties allowed only in landings) and all finite.
+  void validate() const {
+    if (points.size() < 2) throw config_error(detail::cat("schedule: needs at least 2 levels, got ", points.size()));
+    if (!landings.empty() && landings.size() != steps())
+      throw config_error(detail::cat("schedule: ", landings.size(), " landings for ", steps(), " steps"));
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const auto& l = points[i];
+      if (!(l.alpha >= 0) || !(l.sigma >= 0) || (i + 1 < points.size() && !std::isfinite(l.sigma)))
+        throw config_error(detail::cat("schedule: level ", i, " has alpha=", l.alpha, ", sigma=", l.sigma));
+      if (i > 0 && !(l.lambda > points[i - 1].lambda))
+        throw config_error(detail::cat("schedule: noise must decrease strictly, but level ", i, " (sigma=", l.sigma,
+                                       ", alpha=", l.alpha, ") is not below level ", i - 1, " (sigma=",
+                                       points[i - 1].sigma, ", alpha=", points[i - 1].alpha, ")"));
+    }
+  }
+};
+
+/// The schedule through consecutive levels.
+template <class T>
+schedule<T> make_schedule(std::vector<level<T>> points) {
+  schedule<T> s{std::move(points), {}};
+  s.validate();
+  return s;
+}
+
+}  // namespace ferry
