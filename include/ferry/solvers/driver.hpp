@@ -53,7 +53,7 @@ sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, 
     if (opt.check_finite) {
       for (const T v : x.span())
         if (!std::isfinite(v))
-          throw numeric_error(detail::cat("sample: the state is not finite after step ", i, " of ", n, " (sigma ",
+          throw numeric_error(detail::cat("sample: the state is not finite after step ", i + 1, " of ", n, " (sigma ",
                                           s.cur.sigma, " -> ", s.next.sigma, ", alpha ", s.cur.alpha, " -> ",
                                           s.next.alpha, ")"));
     }
