@@ -1,11 +1,17 @@
 #pragma once
 // The probability-flow ODE of a noise process driven by a model (diffrax's "term"): it evaluates
-// the model, converts whatever the model predicts into what a solver asks for, and counts NFE.
+// the model, converts whatever the model predicts into what a solver asks for, applies an
+// optional transform of the data prediction (clipping, dynamic thresholding), and counts NFE.
 //
 //   PF-ODE (Song et al. 2021, Eq. 13):  dx/dt = f(t)·x − ½·g(t)²·∇log p_t(x)
 //   with f = α'/α and ½g² = σσ' − (α'/α)σ², and ∇log p_t = −ε̂/σ, this is
 //   dx/dt = (α'/α)·x + (σ' − σ·α'/α)·ε̂ = α'·x̂0 + σ'·ε̂      (the flow velocity of the same level)
+//
+// With a transform, x̂0 is transformed and every other kind is derived from the transformed x̂0,
+// as diffusers' convert_model_output does; data_and_epsilon() alone returns the untransformed ε̂
+// beside the transformed x̂0, which is what diffusers' DDIM step uses.
 #include <cstddef>
+#include <utility>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
@@ -13,18 +19,29 @@
 
 namespace ferry {
 
-template <noise_process P, class M>
+/// The default: x̂0 is used as the model gives it.
+struct no_transform {
+  static constexpr bool active = false;
+  void reset(extent) {}
+  template <class T>
+  void operator()(batch_view<T>) {}
+};
+
+template <noise_process P, class M, class Transform = no_transform>
   requires model<M, typename P::value_type>
 class pf_ode {
  public:
   using value_type = typename P::value_type;
   using T = value_type;
 
-  pf_ode(const P& process, M& model) : process_(process), model_(model) {}
+  pf_ode(const P& process, M& model, Transform transform = {})
+      : process_(process), model_(model), transform_(std::move(transform)) {}
 
-  /// Sizes the scratch buffer and zeroes the NFE count; the driver calls it once per run.
+  /// Sizes the scratch buffers and zeroes the NFE count; the driver calls it once per run.
   void reset(extent e) {
     raw_.resize(e);
+    if constexpr (Transform::active) x0_.resize(e);
+    transform_.reset(e);
     nfe_ = 0;
   }
 
@@ -37,14 +54,13 @@ class pf_ode {
 
   /// One model evaluation at (x, lv), converted to `want` and written into out.
   void evaluate(const_batch_view<T> x, const level<T>& lv, prediction want, batch_view<T> out) {
-    ++nfe_;
-    const prediction given = model_.predicts;
-    if (given == want) {
-      model_(x, lv, out);
-      return;
+    if constexpr (Transform::active) {
+      raw_to(x, lv, prediction::data, x0_.view());
+      transform_(x0_.view());
+      convert<T>(prediction::data, want, lv, x, x0_.view(), out);
+    } else {
+      raw_to(x, lv, want, out);
     }
-    model_(x, lv, raw_.view());
-    convert<T>(given, want, lv, x, raw_.view(), out);
   }
   /// x̂0 = D(x; lv), the data prediction.
   void data(const_batch_view<T> x, const level<T>& lv, batch_view<T> x0) { evaluate(x, lv, prediction::data, x0); }
@@ -56,13 +72,35 @@ class pf_ode {
   void velocity(const_batch_view<T> x, const level<T>& lv, batch_view<T> dxdt) {
     evaluate(x, lv, prediction::velocity, dxdt);
   }
+  /// One evaluation giving the (transformed) x̂0 and the untransformed ε̂.
+  void data_and_epsilon(const_batch_view<T> x, const level<T>& lv, batch_view<T> x0, batch_view<T> eps) {
+    ++nfe_;
+    model_(x, lv, raw_.view());
+    const prediction given = model_.predicts;
+    convert<T>(given, prediction::data, lv, x, raw_.view(), x0);
+    convert<T>(given, prediction::epsilon, lv, x, raw_.view(), eps);
+    if constexpr (Transform::active) transform_(x0);
+  }
   /// dx/dt of the PF-ODE at time t: the vector_field interface for generic ODE steppers.
   void operator()(T t, const_batch_view<T> x, batch_view<T> dxdt) { velocity(x, at(t), dxdt); }
 
  private:
+  // The model's own output, converted to `want` (no transform).
+  void raw_to(const_batch_view<T> x, const level<T>& lv, prediction want, batch_view<T> out) {
+    ++nfe_;
+    const prediction given = model_.predicts;
+    if (given == want) {
+      model_(x, lv, out);
+      return;
+    }
+    model_(x, lv, raw_.view());
+    convert<T>(given, want, lv, x, raw_.view(), out);
+  }
+
   const P& process_;
   M& model_;
-  batch<T> raw_;
+  Transform transform_;
+  batch<T> raw_, x0_;
   std::size_t nfe_ = 0;
 };
 

@@ -1,0 +1,14 @@
+// `ferry version`
+#include <iostream>
+
+#include "commands.hpp"
+#include "ferry/core/version.hpp"
+
+namespace ferry::cli {
+
+void add_version_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("version", "print the library version");
+  cmd->callback([] { std::cout << "ferry " << ferry::version_string << "\n"; });
+}
+
+}  // namespace ferry::cli
