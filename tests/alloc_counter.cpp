@@ -1,22 +1,23 @@
-// Replacement global allocation functions that count while enabled, for the "no allocation
-// inside a step" tests.
+// Counts allocations while enabled, for the "no allocation inside a step" tests: by replacing the
+// global allocation functions, or, under AddressSanitizer (which owns operator new), through its
+// malloc hook, which sees every allocation.
 #include "alloc_counter.hpp"
 
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FERRY_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FERRY_TEST_ASAN 1
+#endif
+#endif
+
 namespace {
 std::atomic<bool> enabled{false};
 std::atomic<std::size_t> counted{0};
-
-void* allocate(std::size_t n, std::size_t align) {
-  if (enabled.load(std::memory_order_relaxed)) counted.fetch_add(1, std::memory_order_relaxed);
-  if (n == 0) n = 1;
-  void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align) : std::malloc(n);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
 }  // namespace
 
 namespace ferry_test {
@@ -27,6 +28,29 @@ count_allocations::count_allocations() {
 }
 count_allocations::~count_allocations() { enabled = false; }
 }  // namespace ferry_test
+
+#ifdef FERRY_TEST_ASAN
+#include <sanitizer/allocator_interface.h>
+
+namespace {
+void on_malloc(const volatile void*, std::size_t) {
+  if (enabled.load(std::memory_order_relaxed)) counted.fetch_add(1, std::memory_order_relaxed);
+}
+void on_free(const volatile void*) {}
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}  // namespace
+
+#else
+namespace {
+
+void* allocate(std::size_t n, std::size_t align) {
+  if (enabled.load(std::memory_order_relaxed)) counted.fetch_add(1, std::memory_order_relaxed);
+  if (n == 0) n = 1;
+  void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align) : std::malloc(n);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
 
 void* operator new(std::size_t n) { return allocate(n, 0); }
 void* operator new[](std::size_t n) { return allocate(n, 0); }
@@ -40,3 +64,4 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#endif

@@ -9,5 +9,9 @@ namespace ferry::cli {
 void add_version_command(CLI::App& app);
 /// `ferry demo`: samples a 2-D Gaussian mixture with Euler on the EDM PF-ODE, prints errors vs steps, writes demo.png.
 void add_demo_command(CLI::App& app);
+/// `ferry sample`: one run from unit noise, from a diffusers config or a process + grid + solver.
+void add_sample_command(CLI::App& app);
+/// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
+void add_info_command(CLI::App& app);
 
 }  // namespace ferry::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ferry::cli::add_version_command(app);
   ferry::cli::add_demo_command(app);
+  ferry::cli::add_sample_command(app);
+  ferry::cli::add_info_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

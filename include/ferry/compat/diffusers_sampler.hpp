@@ -1,0 +1,142 @@
+#pragma once
+// Runs a diffusers scheduler configuration with ferry's solvers: the class and its keys pick the
+// solver policy and options, the grid gives the schedule, and the sample is the one diffusers'
+// `for t in timesteps: x = scheduler.step(model(x, t), t, x)` loop produces.
+//
+//   DDIMScheduler (η = 0)            → ddim, landing on prev_timestep = t − N/n (schedule landings)
+//   DPMSolverMultistepScheduler      → dpmpp_multistep<solver_order> (dpmsolver++ | dpmsolver)
+//   UniPCMultistepScheduler          → unipc<solver_order>
+//   DEISMultistepScheduler           → deis<solver_order>
+//   EulerDiscreteScheduler           → euler in σ̃ (ode_time::sigma)
+//   HeunDiscreteScheduler            → heun in σ̃
+//   LMSDiscreteScheduler             → lms<4> (diffusers' step(order = 4))
+//   FlowMatchEulerDiscreteScheduler  → euler in the flow time σ: x ← x + (σ_next − σ)·v
+//
+// The state is kept in the model's own view x = α·x0 + σ·ε; diffusers' Euler/Heun/LMS keep
+// x̃ = x/α, which only changes the initial scale (initial_scale) — both end at σ = 0 where α = 1.
+// thresholding / clip_sample become pf_ode's data transform.
+#include <cstddef>
+#include <utility>
+
+#include "ferry/compat/diffusers_config.hpp"
+#include "ferry/compat/diffusers_timesteps.hpp"
+#include "ferry/core/batch.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/models/thresholding.hpp"
+#include "ferry/process/discrete_vp.hpp"
+#include "ferry/process/flow.hpp"
+#include "ferry/solvers/driver.hpp"
+#include "ferry/solvers/ode/ddim.hpp"
+#include "ferry/solvers/ode/deis.hpp"
+#include "ferry/solvers/ode/dpmpp_multistep.hpp"
+#include "ferry/solvers/ode/euler.hpp"
+#include "ferry/solvers/ode/heun.hpp"
+#include "ferry/solvers/ode/lms.hpp"
+#include "ferry/solvers/ode/unipc.hpp"
+
+namespace ferry::compat {
+
+/// The schedule of a diffusers grid: the model's levels, and DDIM's landings where they differ.
+inline schedule<double> to_schedule(const diffusers_grid& g) {
+  if (g.steps() == 0) throw config_error("diffusers grid: no steps");
+  schedule<double> s;
+  s.points = g.cur;
+  s.points.push_back(g.next.back());
+  for (std::size_t i = 0; i + 1 < g.steps(); ++i)
+    if (g.next[i].alpha != g.cur[i + 1].alpha || g.next[i].sigma != g.cur[i + 1].sigma) {
+      s.landings = g.next;
+      break;
+    }
+  if (g.kind == scheduler_class::flow_euler)  // flow time t = σ: x = (1 − t)·x0 + t·ε, α' = −1, σ' = 1
+    for (auto& l : s.points) l = level<double>::make(l.alpha, l.sigma, l.sigma, -1.0, 1.0);
+  s.validate();
+  return s;
+}
+
+/// x_start = initial_scale · z for unit noise z, in the model's view: diffusers multiplies z by
+/// init_noise_sigma in its own state, which is x̃ = x/α for Euler, Heun and LMS.
+inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) {
+  switch (c.kind) {
+    case scheduler_class::euler:
+    case scheduler_class::heun:
+    case scheduler_class::lms: return g.init_noise_sigma * g.cur.front().alpha;
+    default: return g.init_noise_sigma;
+  }
+}
+
+namespace detail {
+
+template <class Solver, class Process, class Model, class Transform, class Observer>
+sample_stats run(Solver solver, const Process& process, Model& model, Transform transform, const schedule<double>& s,
+                 batch_view<double> x, Observer& observer) {
+  pf_ode<Process, Model, Transform> problem(process, model, std::move(transform));
+  return ferry::sample(problem, s, solver, x, observer);
+}
+
+template <template <int, class> class Solver, class Options, class... Args>
+sample_stats run_order(int order, const Options& opt, Args&&... args) {
+  switch (order) {
+    case 1: { Solver<1, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
+    case 2: { Solver<2, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
+    case 3: { Solver<3, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
+    default: throw config_error(ferry::detail::cat("solver_order is ", order, "; expected 1, 2 or 3"));
+  }
+}
+
+template <class Process, class Model, class Transform, class Observer>
+sample_stats run_class(const diffusers_config& c, const Process& process, Model& model, Transform transform,
+                       const schedule<double>& s, batch_view<double> x, Observer& obs) {
+  switch (c.kind) {
+    case scheduler_class::ddim: return run(ddim<double>{}, process, model, std::move(transform), s, x, obs);
+    case scheduler_class::dpm_multistep: {
+      dpmpp_multistep_options o;
+      o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
+      o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
+      o.lower_order_final = c.lower_order_final;
+      o.euler_at_final = c.euler_at_final;
+      return run_order<dpmpp_multistep>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+    }
+    case scheduler_class::unipc: {
+      unipc_options o;
+      o.solver_type = c.solver_type == solver_kind::bh1 ? unipc_bh::bh1 : unipc_bh::bh2;
+      o.predict_x0 = c.predict_x0;
+      o.lower_order_final = c.lower_order_final;
+      for (long long i : c.disable_corrector)
+        if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
+      return run_order<unipc>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+    }
+    case scheduler_class::deis: {
+      deis_options o;
+      o.lower_order_final = c.lower_order_final;
+      return run_order<deis>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+    }
+    case scheduler_class::euler: return run(euler<double>({.time = ode_time::sigma}), process, model, std::move(transform), s, x, obs);
+    case scheduler_class::heun: return run(heun<double>({.time = ode_time::sigma}), process, model, std::move(transform), s, x, obs);
+    case scheduler_class::lms: return run(lms<4, double>{}, process, model, std::move(transform), s, x, obs);
+    case scheduler_class::flow_euler: break;
+  }
+  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
+}
+
+}  // namespace detail
+
+/// Samples x in place with the scheduler `c` over the grid `g`; x must hold initial_scale(c, g)·z.
+/// The model answers in its declared prediction kind (set it to c.prediction_type for a model
+/// trained with that configuration).
+template <class Model, class Observer = no_observer>
+sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<double> x,
+                    Observer&& observer = {}) {
+  const schedule<double> s = to_schedule(g);
+  if (c.kind == scheduler_class::flow_euler) {
+    const flow<double> process;
+    return detail::run(euler<double>{}, process, model, no_transform{}, s, x, observer);
+  }
+  const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
+  if (c.thresholding)
+    return detail::run_class(c, process, model, dynamic_thresholding<double>(c.dynamic_thresholding_ratio, c.sample_max_value), s, x,
+                             observer);
+  if (c.clip_sample) return detail::run_class(c, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer);
+  return detail::run_class(c, process, model, no_transform{}, s, x, observer);
+}
+
+}  // namespace ferry::compat

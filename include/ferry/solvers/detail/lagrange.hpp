@@ -1,0 +1,68 @@
+#pragma once
+// Integrals of Lagrange basis polynomials: the coefficients of linear multistep methods.
+//
+//   ℓ_j(τ) = Π_{k≠j} (τ − τ_k)/(τ_j − τ_k)        (the basis through nodes τ_0 … τ_{n−1})
+//
+// LMS (k-diffusion linear_multistep_coeff, diffusers LMSDiscreteScheduler) needs ∫_a^b ℓ_j(τ) dτ;
+// the peers call scipy's quad, which is exact for polynomials, so we integrate exactly too:
+// Gauss–Legendre with 4 nodes is exact up to degree 7.
+// DEIS (Zhang & Chen 2023, Eq. 15 with ρ-Lagrange in log ρ) needs ∫ ℓ_j(log ρ) dρ; with v = log ρ
+// this is ∫ ℓ_j(v)·e^v dv, whose antiderivative is e^v·(ℓ_j − ℓ_j' + ℓ_j'' − …).
+#include <array>
+#include <cmath>
+#include <cstddef>
+
+namespace ferry::detail {
+
+/// ℓ_j(τ) through nodes[0..n).
+template <class T, std::size_t N>
+T lagrange_basis(const std::array<T, N>& nodes, std::size_t n, std::size_t j, T tau) {
+  T prod = 1;
+  for (std::size_t k = 0; k < n; ++k)
+    if (k != j) prod *= (tau - nodes[k]) / (nodes[j] - nodes[k]);
+  return prod;
+}
+
+/// ∫_a^b ℓ_j(τ) dτ, exact for n ≤ 8 nodes (4-point Gauss–Legendre).
+template <class T, std::size_t N>
+T lagrange_integral(const std::array<T, N>& nodes, std::size_t n, std::size_t j, T a, T b) {
+  static_assert(N <= 8, "4-point Gauss-Legendre is exact only up to degree 7");
+  constexpr T x[2] = {T(0.33998104358485626480), T(0.86113631159405257522)};
+  constexpr T w[2] = {T(0.65214515486254614263), T(0.34785484513745385737)};
+  const T mid = (a + b) / 2, half = (b - a) / 2;
+  T sum = 0;
+  for (int i = 0; i < 2; ++i)
+    sum += w[i] * (lagrange_basis(nodes, n, j, mid - half * x[i]) + lagrange_basis(nodes, n, j, mid + half * x[i]));
+  return half * sum;
+}
+
+/// ∫_0^{v1} ℓ_j(v)·e^v dv exactly, through nodes[0..n) (v1 = −∞ allowed: the integral to ρ = 0).
+template <class T, std::size_t N>
+T lagrange_exp_integral(const std::array<T, N>& nodes, std::size_t n, std::size_t j, T v1) {
+  std::array<T, N> p{};  // monomial coefficients of ℓ_j, p[d]·v^d
+  p[0] = 1;
+  std::size_t deg = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (k == j) continue;
+    const T s = 1 / (nodes[j] - nodes[k]);
+    for (std::size_t d = deg + 2; d-- > 0;)  // p ← p·(v − v_k)·s, degree deg + 1
+      p[d] = ((d > 0 ? p[d - 1] : T(0)) - nodes[k] * p[d]) * s;
+    ++deg;
+  }
+  // Q = ℓ − ℓ' + ℓ'' − …, so that (e^v Q)' = e^v ℓ.
+  std::array<T, N> q = p, der = p;
+  for (std::size_t m = 1; m <= deg; ++m) {
+    for (std::size_t d = 0; d + m <= deg; ++d) der[d] = der[d + 1] * T(d + 1);  // next derivative
+    der[deg - m + 1] = 0;
+    for (std::size_t d = 0; d + m <= deg; ++d) q[d] += (m % 2 ? -der[d] : der[d]);
+  }
+  auto eval = [&](T v) {
+    T r = 0;
+    for (std::size_t d = deg + 1; d-- > 0;) r = r * v + q[d];
+    return r;
+  };
+  const T upper = std::isinf(v1) && v1 < 0 ? T(0) : std::exp(v1) * eval(v1);  // e^v·poly → 0 as v → −∞
+  return upper - eval(T(0));
+}
+
+}  // namespace ferry::detail

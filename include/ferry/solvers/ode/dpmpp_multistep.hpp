@@ -1,0 +1,144 @@
+#pragma once
+// Multistep DPM-Solver: DPM-Solver++(1/2M/3M) on the data prediction (Lu et al. 2022b, "DPM-Solver++",
+// Alg. 2 and App. B) and DPM-Solver(1/2/3) on the noise prediction (Lu et al. 2022a, Eq. 3.7–3.9 in
+// multistep form). diffusers: DPMSolverMultistepScheduler (algorithm_type dpmsolver++ | dpmsolver,
+// solver_type midpoint | heun); k-diffusion: sample_dpmpp_2m, sample_dpmpp_3m_sde with eta = 0.
+//
+// With h = λ_next − λ_cur, the model outputs m0 (now), m1, m2 (previous steps) at λ_cur, λ_1, λ_2,
+//   r0 = (λ_cur − λ_1)/h,  r1 = (λ_1 − λ_2)/h,  D1_0 = (m0 − m1)/r0,  D1_1 = (m1 − m2)/r1,
+//   order 2:  D1 = D1_0;   order 3:  D1 = D1_0 + r0/(r0+r1)·(D1_0 − D1_1),  D2 = (D1_0 − D1_1)/(r0+r1)
+// data (dpmsolver++, z = −h):  x_next = (σ_next/σ_cur)·x + α_next·[hφ1(z)·m0 + c2·D1 + hφ3(z)·D2]
+// noise (dpmsolver,  z = +h):  x_next = (α_next/α_cur)·x − σ_next·[hφ1(z)·m0 + c2·D1 + hφ3(z)·D2]
+// with c2 = hφ1(z)/2 for the midpoint type and c2 = hφ2(z) for the heun type; hφ1(−h) = −expm1(−h).
+//
+// Order rules (diffusers 58eb52c, DPMSolverMultistepScheduler.step): the order warms up 1, 2, 3;
+// the last step is first order when euler_at_final, or lower_order_final with fewer than 15 steps,
+// and the second-to-last is at most second order in that case. A step that lands on σ = 0 (λ = ∞)
+// is always first order and lands on α_next·x̂0 (diffusers' final_sigmas_type "zero", k-diffusion's
+// "denoising step"). k-diffusion has no lower-order rule: k_diffusion_2m()/k_diffusion_3m() below;
+// sample_dpmpp_3m_sde warms up with the heun-type φ₂ (hence solver_type heun there).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+
+#include "ferry/core/batch.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/solvers/detail/combine.hpp"
+#include "ferry/solvers/detail/history.hpp"
+#include "ferry/solvers/detail/phi.hpp"
+#include "ferry/solvers/schedule.hpp"
+
+namespace ferry {
+
+/// What the solver integrates: the data prediction (DPM-Solver++) or the noise prediction (DPM-Solver).
+enum class dpm_algorithm { dpmsolver_pp, dpmsolver };
+/// How the second-order term is formed (diffusers' solver_type).
+enum class dpm_solver_type { midpoint, heun };
+
+/// Parses diffusers' algorithm_type: dpmsolver++ | dpmsolver.
+inline dpm_algorithm parse_dpm_algorithm(std::string_view s) {
+  if (s == "dpmsolver++") return dpm_algorithm::dpmsolver_pp;
+  if (s == "dpmsolver") return dpm_algorithm::dpmsolver;
+  throw config_error(detail::cat("algorithm_type \"", s, "\" is not an ODE DPM-Solver; expected dpmsolver++ or dpmsolver"));
+}
+/// Parses diffusers' solver_type: midpoint | heun.
+inline dpm_solver_type parse_dpm_solver_type(std::string_view s) {
+  if (s == "midpoint") return dpm_solver_type::midpoint;
+  if (s == "heun") return dpm_solver_type::heun;
+  throw config_error(detail::cat("solver_type \"", s, "\" is unknown; expected midpoint or heun"));
+}
+
+/// diffusers DPMSolverMultistepScheduler option names; the defaults are diffusers' defaults.
+struct dpmpp_multistep_options {
+  dpm_algorithm algorithm_type = dpm_algorithm::dpmsolver_pp;
+  dpm_solver_type solver_type = dpm_solver_type::midpoint;
+  bool lower_order_final = true;  ///< lower orders in the last two steps of runs with < 15 steps
+  bool euler_at_final = false;    ///< first order in the last step
+
+  /// k-diffusion sample_dpmpp_2m: midpoint, no lower-order rule.
+  static constexpr dpmpp_multistep_options k_diffusion_2m() {
+    return {dpm_algorithm::dpmsolver_pp, dpm_solver_type::midpoint, false, false};
+  }
+  /// k-diffusion sample_dpmpp_3m_sde(eta = 0): heun-type warm-up, no lower-order rule.
+  static constexpr dpmpp_multistep_options k_diffusion_3m() {
+    return {dpm_algorithm::dpmsolver_pp, dpm_solver_type::heun, false, false};
+  }
+};
+
+template <int Order, class T = double>
+struct dpmpp_multistep {
+  static_assert(Order >= 1 && Order <= 3, "DPM-Solver multistep has orders 1, 2 and 3");
+  static constexpr int order = Order, evals_per_step = 1;
+  dpmpp_multistep_options opt{};
+
+  void reset(extent e) { hist_.reset(e); }
+
+  template <class Problem>
+  void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
+    const bool data = opt.algorithm_type == dpm_algorithm::dpmsolver_pp;
+    batch<T>& out = hist_.push(s.cur);
+    if (data)
+      p.data(x, s.cur, out.view());
+    else
+      p.epsilon(x, s.cur, out.view());
+
+    const bool short_run = opt.lower_order_final && s.count < 15;
+    int k = std::min(Order, int(hist_.size()));
+    if (s.next.sigma == 0 || (s.last() && (opt.euler_at_final || short_run))) k = 1;
+    if (short_run && s.remaining() == 1) k = std::min(k, 2);
+
+    const T h = s.next.lambda - s.cur.lambda;
+    detail::terms<T, Order + 1> u;
+    if (data) {
+      // x_next = (σ_next/σ_cur)·x − α_next·expm1(−h)·m0 + …   (DPM-Solver++, Eq. 9 / Alg. 2)
+      u.add(s.next.sigma / s.cur.sigma, x.data);
+      add_history(u, k, h, -h, s.next.alpha, -s.next.alpha * std::expm1(-h));
+    } else {
+      // x_next = (α_next/α_cur)·x − σ_next·expm1(h)·m0 − …     (DPM-Solver, Eq. 3.7)
+      // σ_next·expm1(h) → α_next·σ_cur/α_cur as σ_next → 0
+      const T c1 = s.next.sigma == 0 ? -s.next.alpha * s.cur.sigma / s.cur.alpha : -s.next.sigma * std::expm1(h);
+      u.add(s.next.alpha / s.cur.alpha, x.data);
+      add_history(u, k, h, h, -s.next.sigma, c1);
+    }
+    detail::combine(x, u);
+  }
+
+ private:
+  // Adds the model-output terms of an order-k step; scale·hφ_j(z) multiplies D_{j−1}, c1 = scale·hφ1(z).
+  void add_history(detail::terms<T, Order + 1>& u, int k, T h, T z, T scale, T c1) const {
+    if (k == 1) {
+      u.add(c1, hist_[0]);
+      return;
+    }
+    if constexpr (Order >= 2) {
+      const T r0 = (hist_.at(0).lambda - hist_.at(1).lambda) / h;
+      const T c2 = opt.solver_type == dpm_solver_type::midpoint && k == 2 ? c1 / 2 : scale * h * detail::phi(2, z);
+      if (k == 2) {  // m0 + c2·(m0 − m1)/r0
+        u.add(c1 + c2 / r0, hist_[0]);
+        u.add(-c2 / r0, hist_[1]);
+        return;
+      }
+      if constexpr (Order >= 3) {
+        // order 3: c2·D1 + c3·D2 = (c2 + q)·D1_0 − q·D1_1,  q = (c2·r0 + c3)/(r0 + r1)
+        const T r1 = (hist_.at(1).lambda - hist_.at(2).lambda) / h;
+        const T c3 = scale * h * detail::phi(3, z);
+        const T q = (c2 * r0 + c3) / (r0 + r1);
+        u.add(c1 + (c2 + q) / r0, hist_[0]);
+        u.add(-(c2 + q) / r0 - q / r1, hist_[1]);
+        u.add(q / r1, hist_[2]);
+      }
+    }
+  }
+
+  detail::history<T, std::size_t(Order)> hist_;
+};
+
+/// DPM-Solver++(2M) (diffusers' default DPMSolverMultistepScheduler; k_diffusion_2m() for sample_dpmpp_2m).
+template <class T = double>
+using dpmpp_2m = dpmpp_multistep<2, T>;
+/// DPM-Solver++(3M) (diffusers solver_order 3; k_diffusion_3m() for sample_dpmpp_3m_sde with eta = 0).
+template <class T = double>
+using dpmpp_3m = dpmpp_multistep<3, T>;
+
+}  // namespace ferry

@@ -1,0 +1,102 @@
+#pragma once
+// Solvers by name, for programs that choose them at run time (the CLI, config files):
+// with_solver(settings, f) builds the named policy and calls f(solver) with it.
+//
+//   euler heun midpoint rk4 dopri5     explicit Runge–Kutta on the PF-ODE (time: native | sigma | lambda)
+//   ddim dpmpp-1 dpmpp-2m dpmpp-3m     exponential integrators in λ (DPM-Solver++ in data prediction)
+//   dpmpp-2s unipc deis lms            single-step, predictor–corrector and linear multistep
+//
+// Multistep solvers default to k-diffusion's conventions (no lower-order rule except the step to
+// σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour.
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "ferry/core/error.hpp"
+#include "ferry/solvers/ode/ddim.hpp"
+#include "ferry/solvers/ode/deis.hpp"
+#include "ferry/solvers/ode/dopri5.hpp"
+#include "ferry/solvers/ode/dpmpp_2s.hpp"
+#include "ferry/solvers/ode/dpmpp_multistep.hpp"
+#include "ferry/solvers/ode/euler.hpp"
+#include "ferry/solvers/ode/heun.hpp"
+#include "ferry/solvers/ode/lms.hpp"
+#include "ferry/solvers/ode/midpoint.hpp"
+#include "ferry/solvers/ode/rk4.hpp"
+#include "ferry/solvers/ode/unipc.hpp"
+
+namespace ferry {
+
+inline constexpr std::array<std::string_view, 13> solver_names = {
+    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s", "unipc", "deis", "lms"};
+
+struct solver_settings {
+  std::string name = "euler";
+  ode_time time = ode_time::native;  ///< Runge–Kutta family: the time variable
+  double rtol = 1e-5, atol = 1e-5;   ///< dopri5
+  int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4); 0 = default
+  bool diffusers_rules = false;      ///< lower_order_final as diffusers (multistep solvers)
+};
+
+namespace detail {
+inline int order_or(const solver_settings& s, int fallback, int max) {
+  const int o = s.order == 0 ? fallback : s.order;
+  if (o < 1 || o > max)
+    throw config_error(detail::cat("solver ", s.name, ": order ", s.order, " is not available; expected 1 to ", max));
+  return o;
+}
+}  // namespace detail
+
+/// Calls f(solver) with the policy named in s (double precision).
+template <class F>
+decltype(auto) with_solver(const solver_settings& s, F&& f) {
+  const std::string_view n = s.name;
+  if (n == "euler") return f(euler<double>({.time = s.time}));
+  if (n == "heun") return f(heun<double>({.time = s.time}));
+  if (n == "midpoint") return f(midpoint<double>({.time = s.time}));
+  if (n == "rk4") return f(rk4<double>({.time = s.time}));
+  if (n == "dopri5") return f(dopri5<double>({.rtol = s.rtol, .atol = s.atol, .time = s.time}));
+  if (n == "ddim") return f(ddim<double>{});
+  if (n == "dpmpp-1" || n == "dpmpp-2m" || n == "dpmpp-3m") {
+    dpmpp_multistep_options o = n == "dpmpp-3m" ? dpmpp_multistep_options::k_diffusion_3m()
+                                                : dpmpp_multistep_options::k_diffusion_2m();
+    if (s.diffusers_rules) o = dpmpp_multistep_options{};
+    if (n == "dpmpp-1") { dpmpp_multistep<1, double> solver; solver.opt = o; return f(std::move(solver)); }
+    if (n == "dpmpp-2m") { dpmpp_multistep<2, double> solver; solver.opt = o; return f(std::move(solver)); }
+    dpmpp_multistep<3, double> solver;
+    solver.opt = o;
+    return f(std::move(solver));
+  }
+  if (n == "dpmpp-2s") return f(dpmpp_2s<double>{});
+  if (n == "unipc") {
+    unipc_options o;
+    o.lower_order_final = s.diffusers_rules;
+    switch (detail::order_or(s, 2, 3)) {
+      case 1: { unipc<1, double> u; u.opt = o; return f(std::move(u)); }
+      case 2: { unipc<2, double> u; u.opt = o; return f(std::move(u)); }
+      default: { unipc<3, double> u; u.opt = o; return f(std::move(u)); }
+    }
+  }
+  if (n == "deis") {
+    deis_options o;
+    o.lower_order_final = s.diffusers_rules;
+    switch (detail::order_or(s, 2, 3)) {
+      case 1: { deis<1, double> d; d.opt = o; return f(std::move(d)); }
+      case 2: { deis<2, double> d; d.opt = o; return f(std::move(d)); }
+      default: { deis<3, double> d; d.opt = o; return f(std::move(d)); }
+    }
+  }
+  if (n == "lms") {
+    switch (detail::order_or(s, 4, 4)) {
+      case 1: return f(lms<1, double>{});
+      case 2: return f(lms<2, double>{});
+      case 3: return f(lms<3, double>{});
+      default: return f(lms<4, double>{});
+    }
+  }
+  std::string names;
+  for (auto v : solver_names) names += (names.empty() ? "" : ", ") + std::string(v);
+  throw config_error(detail::cat("solver \"", n, "\" is unknown; expected one of ", names));
+}
+
+}  // namespace ferry

@@ -1,0 +1,253 @@
+// compat/: diffusers' noise tables, scheduler_config.json reading and set_timesteps grids.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "ferry/compat/diffusers_config.hpp"
+#include "ferry/compat/diffusers_timesteps.hpp"
+#include "ferry/core/concepts.hpp"
+#include "ferry/process/discrete_vp.hpp"
+
+using ferry::compat::diffusers_config;
+using ferry::compat::parse_diffusers_config;
+using ferry::compat::scheduler_class;
+using nlohmann::json;
+
+namespace {
+
+json load_cases() {
+  std::ifstream in(std::string(FERRY_TEST_DATA) + "/diffusion/cases.json");
+  REQUIRE(in.good());
+  return json::parse(in);
+}
+
+double rel_diff(double a, double b) {
+  if (a == b) return 0;
+  return std::abs(a - b) / std::max(std::abs(a), std::abs(b));
+}
+
+// Worst relative difference of two lists (infinite when the lengths differ).
+double worst(const std::vector<double>& got, const json& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double w = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) w = std::max(w, rel_diff(got[i], want[i].get<double>()));
+  return w;
+}
+
+std::size_t bit_mismatches(const std::vector<double>& got, const json& want) {
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+    if (static_cast<float>(got[i]) != static_cast<float>(want[i].get<double>())) ++m;
+  return m + (got.size() > want.size() ? got.size() - want.size() : want.size() - got.size());
+}
+
+template <class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const ferry::config_error& e) {
+    return e.what();
+  }
+  return "(no config_error)";
+}
+
+}  // namespace
+
+TEST_CASE("set_timesteps reproduces every diffusers grid in cases.json", "[compat]") {
+  const json cases = load_cases();
+  std::size_t n = 0;
+  for (const auto& [name, c] : cases.items()) {
+    if (c.at("kind") != "diffusers") continue;
+    ++n;
+    const diffusers_config cfg = parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
+    const auto g = ferry::compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+    const json& grid = c.at("grid");
+    const double wt = worst(g.timesteps, grid.at("timesteps"));
+    const double ws = grid.contains("sigmas") ? worst(g.sigmas, grid.at("sigmas")) : 0.0;
+    const std::size_t bits = bit_mismatches(g.timesteps, grid.at("timesteps")) +
+                             (grid.contains("sigmas") ? bit_mismatches(g.sigmas, grid.at("sigmas")) : 0);
+    std::printf("[compat] %-32s worst rel. diff: timesteps %.3g, sigmas %.3g; float32 entries differing: %zu\n", name.c_str(), wt, ws,
+                bits);
+    INFO(name << ": worst relative difference timesteps " << wt << ", sigmas " << ws);
+    CHECK(wt <= 1e-6);
+    CHECK(ws <= 1e-6);
+    CHECK(cfg.warnings.empty());
+    if (!grid.contains("sigmas")) CHECK(g.sigmas.empty());
+  }
+  CHECK(n == 27);
+}
+
+TEST_CASE("float32 beta tables match their double-precision closed forms to float rounding", "[compat]") {
+  const std::size_t n = 1000;
+  // ᾱ_t = Π (1 − β_s) in double from the closed-form β; the float32 table carries ~t·2⁻²⁴ relative
+  // rounding from the cumulative product plus the β rounding, so 1e-4 relative bounds it comfortably
+  // while a wrong formula (off-by-one, missing square) is off by far more.
+  auto check = [&](ferry::beta_schedule s, double b0, double b1, auto beta_of) {
+    const auto vp = ferry::discrete_vp<double>::diffusers(s, n, b0, b1);
+    double prod = 1, worst_rel = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      prod *= 1 - beta_of(t);
+      worst_rel = std::max(worst_rel, rel_diff(vp.alphas_cumprod()[t], prod));
+    }
+    INFO(to_string(s) << ": worst relative difference of ᾱ " << worst_rel);
+    CHECK(worst_rel < 1e-4);
+    CHECK(worst_rel > 0);  // the table really is float32, not double
+  };
+  check(ferry::beta_schedule::linear, 1e-4, 0.02, [&](std::size_t t) { return 1e-4 + (0.02 - 1e-4) * double(t) / double(n - 1); });
+  check(ferry::beta_schedule::scaled_linear, 0.00085, 0.012, [&](std::size_t t) {
+    const double r = std::sqrt(0.00085) + (std::sqrt(0.012) - std::sqrt(0.00085)) * double(t) / double(n - 1);
+    return r * r;
+  });
+  // Nichol & Dhariwal's cosine: ᾱ(t) = cos²((t/N + s)/(1 + s)·π/2) and β = 1 − ᾱ(t+1)/ᾱ(t), capped.
+  check(ferry::beta_schedule::squaredcos_cap_v2, 0, 0, [&](std::size_t t) {
+    auto f = [](double u) { return std::pow(std::cos((u + 0.008) / 1.008 * M_PI / 2), 2); };
+    return std::min(1 - f(double(t + 1) / double(n)) / f(double(t) / double(n)), 0.999);
+  });
+}
+
+TEST_CASE("zero-terminal-SNR rescale ends at ᾱ = 0 and keeps ᾱ_0", "[compat]") {
+  const auto b = ferry::diffusers_betas(ferry::beta_schedule::scaled_linear, 1000, 0.00085, 0.012, true);
+  const auto a = ferry::diffusers_alphas_cumprod(b);
+  const auto a_plain = ferry::diffusers_alphas_cumprod(ferry::diffusers_betas(ferry::beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
+  CHECK(b.back() == 1.0f);
+  CHECK(a.back() == 0.0f);
+  CHECK(a.front() == Approx(a_plain.front()).epsilon(1e-6));
+  // √ᾱ is an affine map of the original √ᾱ (Lin et al. 2024, Alg. 1): check it at the midpoint.
+  const double s0 = std::sqrt(double(a_plain.front())), sT = std::sqrt(double(a_plain.back()));
+  const double want = (std::sqrt(double(a_plain[500])) - sT) * s0 / (s0 - sT);
+  CHECK(std::sqrt(double(a[500])) == Approx(want).epsilon(1e-5));
+  // The process clamps the terminal ᾱ to 2⁻²⁴ as DPMSolverMultistep/UniPC/Euler do.
+  const ferry::discrete_vp<double> vp(a);
+  CHECK(vp.alphas_cumprod().back() == std::ldexp(1.0, -24));
+  CHECK_THROWS_AS(ferry::discrete_vp<double>(a, false), ferry::domain_error);
+}
+
+TEST_CASE("discrete_vp is a noise process whose λ and t_of_lambda invert each other", "[compat]") {
+  static_assert(ferry::noise_process<ferry::discrete_vp<double>>);
+  const auto vp = ferry::discrete_vp<double>::diffusers(ferry::beta_schedule::scaled_linear, 1000, 0.00085, 0.012);
+  for (double t : {0.0, 0.25, 1.0, 17.5, 420.0, 998.75, 999.0}) {
+    INFO("t = " << t);
+    CHECK(vp.t_of_lambda(vp.lambda(t)) == Approx(t).margin(1e-9));
+    CHECK(vp.alpha(t) * vp.alpha(t) + vp.sigma(t) * vp.sigma(t) == Approx(1).epsilon(1e-14));
+  }
+  for (std::size_t t : {0u, 1u, 500u, 999u}) {
+    CHECK(vp.alpha(double(t)) == Approx(std::sqrt(vp.alphas_cumprod()[t])).epsilon(1e-14));
+    CHECK(vp.sigma(double(t)) / vp.alpha(double(t)) == Approx(vp.sigma_edm(t)).epsilon(1e-6));
+  }
+  // log σ̃ is linear between integers: the midpoint is the mean of the neighbours' logs.
+  const double mid = std::log(vp.sigma(10.5) / vp.alpha(10.5));
+  CHECK(mid == Approx(0.5 * (std::log(vp.sigma(10.0) / vp.alpha(10.0)) + std::log(vp.sigma(11.0) / vp.alpha(11.0)))).epsilon(1e-13));
+  // d_alpha, d_sigma agree with central differences inside a segment.
+  const double t = 300.4, h = 1e-5;
+  CHECK(vp.d_alpha(t) == Approx((vp.alpha(t + h) - vp.alpha(t - h)) / (2 * h)).epsilon(1e-6));
+  CHECK(vp.d_sigma(t) == Approx((vp.sigma(t + h) - vp.sigma(t - h)) / (2 * h)).epsilon(1e-6));
+}
+
+TEST_CASE("absent keys take each class's diffusers defaults", "[compat]") {
+  auto parse = [](const char* cls) { return parse_diffusers_config(json{{"_class_name", cls}, {"_diffusers_version", "0.30.0"}}); };
+  const auto ddim = parse("DDIMScheduler");
+  CHECK(ddim.kind == scheduler_class::ddim);
+  CHECK(ddim.spacing == ferry::compat::timestep_spacing::leading);
+  CHECK(ddim.clip_sample);
+  CHECK(ddim.set_alpha_to_one);
+  CHECK(ddim.betas == ferry::beta_schedule::linear);
+  CHECK(ddim.beta_start == 0.0001);
+  CHECK(ddim.beta_end == 0.02);
+  CHECK(ddim.warnings.empty());
+  const auto dpm = parse("DPMSolverMultistepScheduler");
+  CHECK(dpm.spacing == ferry::compat::timestep_spacing::linspace);
+  CHECK(dpm.solver_order == 2);
+  CHECK(dpm.algorithm_type == ferry::compat::algorithm::dpmsolver_pp);
+  CHECK(dpm.solver_type == ferry::compat::solver_kind::midpoint);
+  CHECK(dpm.lower_order_final);
+  CHECK(!dpm.euler_at_final);
+  CHECK(dpm.final_sigmas_type == ferry::compat::final_sigmas::zero);
+  const auto heun = parse("HeunDiscreteScheduler");
+  CHECK(heun.beta_start == 0.00085);
+  CHECK(heun.beta_end == 0.012);
+  CHECK(!heun.clip_sample);
+  CHECK(parse("UniPCMultistepScheduler").solver_type == ferry::compat::solver_kind::bh2);
+  CHECK(parse("UniPCMultistepScheduler").predict_x0);
+  CHECK(parse("DEISMultistepScheduler").solver_type == ferry::compat::solver_kind::logrho);
+  CHECK(parse("DEISMultistepScheduler").algorithm_type == ferry::compat::algorithm::deis);
+  CHECK(parse("EulerDiscreteScheduler").interpolation == ferry::compat::sigma_interpolation::linear);
+  CHECK(parse("LMSDiscreteScheduler").spacing == ferry::compat::timestep_spacing::linspace);
+  const auto flow = parse("FlowMatchEulerDiscreteScheduler");
+  CHECK(flow.shift == 1.0);
+  CHECK(flow.prediction_type == ferry::prediction::velocity);
+  // A class given explicitly needs no _class_name; other classes' solver names map as diffusers maps them.
+  const auto d = parse_diffusers_config(json{{"solver_type", "bh2"}, {"algorithm_type", "deis"}}, scheduler_class::dpm_multistep);
+  CHECK(d.solver_type == ferry::compat::solver_kind::midpoint);
+  CHECK(d.algorithm_type == ferry::compat::algorithm::dpmsolver_pp);
+}
+
+TEST_CASE("unknown keys are warnings, bad values and classes are config_errors", "[compat]") {
+  const auto c = parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}, {"skip_prk_steps", true}, {"clip_sample", false}});
+  REQUIRE(c.warnings.size() == 2);
+  CHECK(c.warnings[0].find("\"clip_sample\"") != std::string::npos);
+  CHECK(c.warnings[1].find("\"skip_prk_steps\"") != std::string::npos);
+
+  const std::string m1 = message_of([] { parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}, {"beta_schedule", "foo"}}); });
+  CHECK(m1 == "scheduler_config.json: \"beta_schedule\" is \"foo\"; expected linear, scaled_linear or squaredcos_cap_v2");
+  const std::string m2 = message_of([] { parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}, {"clip_sample", "yes"}}); });
+  CHECK(m2.find("\"clip_sample\" is \"yes\"; expected true or false") != std::string::npos);
+  const std::string m3 = message_of([] { parse_diffusers_config(json{{"_class_name", "PNDMScheduler"}}); });
+  CHECK(m3.find("\"_class_name\" is \"PNDMScheduler\"") != std::string::npos);
+  const std::string m4 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"use_beta_sigmas", true}}); });
+  CHECK(m4.find("\"use_beta_sigmas\" is true; expected false (ferry does not implement") != std::string::npos);
+  const std::string m5 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"num_train_timesteps", 0}}); });
+  CHECK(m5.find("\"num_train_timesteps\" is 0") != std::string::npos);
+  const std::string m6 = message_of([] {
+    parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}, {"use_karras_sigmas", true}, {"use_exponential_sigmas", true}});
+  });
+  CHECK(m6.find("use_karras_sigmas") != std::string::npos);
+  const std::string m7 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "dpmsolver"}}); });
+  CHECK(m7.find("\"final_sigmas_type\"") != std::string::npos);
+
+  const auto cfg = parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}});
+  CHECK(message_of([&] { ferry::compat::set_timesteps(cfg, 0); }).find("steps = 0") != std::string::npos);
+  CHECK(message_of([&] { ferry::compat::set_timesteps(cfg, 1001); }).find("steps = 1001") != std::string::npos);
+  CHECK_THROWS_AS(ferry::compat::load_diffusers_config(std::string(FERRY_TEST_DATA) + "/no_such_scheduler_config.json"), ferry::io_error);
+}
+
+TEST_CASE("grid quirks: DDIM prev_timestep, Euler init_noise_sigma, Heun interleaving, flow double shift", "[compat]") {
+  // DDIM steps back by N // steps whatever the spacing, so with trailing spacing a step can land off
+  // the next timestep; the last step uses final_alpha_cumprod.
+  const auto ddim = ferry::compat::set_timesteps(
+      parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}, {"timestep_spacing", "trailing"}, {"set_alpha_to_one", false}}), 12);
+  REQUIRE(ddim.steps() == 12);
+  for (std::size_t i = 0; i < 12; ++i) CHECK(ddim.prev_timesteps[i] == static_cast<long long>(ddim.timesteps[i]) - 83);
+  CHECK(ddim.alphas_cumprod_prev.back() == ddim.final_alpha_cumprod);
+  CHECK(ddim.final_alpha_cumprod == Approx(1 - 0.0001).epsilon(1e-7));
+
+  // Euler: init_noise_sigma = σ_max for linspace/trailing, √(σ_max² + 1) for leading.
+  const auto e_lin = ferry::compat::set_timesteps(parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}}), 10);
+  const auto e_lead = ferry::compat::set_timesteps(
+      parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}, {"timestep_spacing", "leading"}, {"steps_offset", 1}}), 10);
+  CHECK(e_lin.init_noise_sigma == e_lin.sigmas.front());
+  CHECK(e_lead.init_noise_sigma == Approx(std::sqrt(e_lead.sigmas.front() * e_lead.sigmas.front() + 1)).epsilon(1e-7));
+
+  // Heun: 2n − 1 timesteps and 2n sigmas, interleaved; n steps.
+  const auto h = ferry::compat::set_timesteps(parse_diffusers_config(json{{"_class_name", "HeunDiscreteScheduler"}}), 7);
+  CHECK(h.timesteps.size() == 13);
+  CHECK(h.sigmas.size() == 14);
+  CHECK(h.steps() == 7);
+  CHECK(h.sigmas[1] == h.sigmas[2]);
+  CHECK(h.next.back().sigma == 0);
+
+  // Flow: __init__ shifts σ_max/σ_min, set_timesteps shifts the grid between them again.
+  const double shift = 3;
+  const auto f = ferry::compat::set_timesteps(parse_diffusers_config(json{{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"shift", shift}}), 5);
+  const double smin_once = shift * 0.001 / (1 + (shift - 1) * 0.001);
+  const double smin_twice = shift * smin_once / (1 + (shift - 1) * smin_once);
+  CHECK(f.sigmas[4] == Approx(smin_twice).epsilon(1e-6));
+  CHECK(f.sigmas[0] == 1.0f);
+  CHECK(f.timesteps[0] == 1000.0);
+  CHECK(f.sigmas.back() == 0);
+}
