@@ -100,13 +100,14 @@ TEST_CASE("model evaluations per run are the peers' counts", "[parity]") {
 }
 
 TEST_CASE("a diffusers run is the same whatever the prediction kind the model answers in", "[parity]") {
-  // Same config with v_prediction / sample: the model converts, the sampler's answer must not move.
+  // Same config with v_prediction / sample: the model converts, the sampler's answer must not move
+  // beyond the float32 rounding of the α_t, σ_t that diffusers converts model outputs with (~1e-7 here).
   const nlohmann::json base = cases().at("dpmpp2m_sd_12");
   std::size_t nfe = 0;
   const batch<double> eps = run_diffusers(base, nfe);
   for (const char* kind : {"v_prediction", "sample"}) {
     nlohmann::json c = base;
     c["scheduler_config"]["prediction_type"] = kind;
-    CHECK(max_abs_diff(run_diffusers(c, nfe), eps) < 1e-10);
+    CHECK(max_abs_diff(run_diffusers(c, nfe), eps) < 2e-6);
   }
 }

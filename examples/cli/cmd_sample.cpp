@@ -33,7 +33,7 @@ struct sample_options {
   std::optional<bool> final_zero;
   double rho = 7, shift = 1, rtol = 1e-5, atol = 1e-5;
   int order = 0;
-  bool diffusers_rules = false;
+  bool diffusers_rules = false, taylor_3m = false;
 };
 
 gaussian_mixture<double> load_model(const std::string& spec) {
@@ -71,7 +71,7 @@ sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model
   model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
                                         : parse_prediction(o.prediction);
   solver_settings s{.name = o.solver, .time = parse_ode_time(o.ode_time_name), .rtol = o.rtol, .atol = o.atol,
-                    .order = o.order, .diffusers_rules = o.diffusers_rules};
+                    .order = o.order, .diffusers_rules = o.diffusers_rules, .taylor_3m = o.taylor_3m};
   return std::visit(
       [&](const auto& p) {
         grid_spec<double> spec{.kind = parse_grid_kind(o.grid), .steps = o.steps, .rho = o.rho};
@@ -143,6 +143,7 @@ void add_sample_command(CLI::App& app) {
   native(cmd->add_option("--ode-time", opt->ode_time_name, "Runge–Kutta time variable: native | sigma | lambda")->capture_default_str());
   native(cmd->add_option("--order", opt->order, "unipc/deis order (1-3), lms order (1-4)"));
   native(cmd->add_flag("--diffusers-rules", opt->diffusers_rules, "multistep solvers lower their order at the end as diffusers does"));
+  native(cmd->add_flag("--taylor-3m", opt->taylor_3m, "dpmpp-3m with the D2 weight that makes it third order (peers: off)"));
   cmd->callback([opt] { run_sample(*opt); });
 }
 

@@ -64,6 +64,21 @@ inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) 
   }
 }
 
+/// diffusers' DPMSolverMultistep and UniPC convert the model's output with α_t, σ_t computed in float32
+/// from their float32 σ̃ (the grid's levels for those classes), while the model itself answers for the
+/// exact level of that σ̃. Where α is tiny this mismatch is amplified ~1/α times (x̂0 = (x − σ_t·ε̂)/α_t);
+/// this adaptor reproduces it: the solver's level stays float32-rounded, the model sees the exact one.
+template <class Model>
+struct exact_level_model {
+  Model& inner;
+  prediction predicts = inner.predicts;
+  void operator()(const_batch_view<double> x, const level<double>& lv, batch_view<double> out) {
+    // The float32 σ̃ is recovered exactly: σ_f/α_f = σ̃·(1 + δ) with |δ| ≤ 2⁻²⁴ rounds back to σ̃.
+    const double sigma_edm = lv.sigma == 0 ? 0.0 : double(static_cast<float>(lv.sigma / lv.alpha));
+    inner(x, lv.sigma == 0 ? lv : vp_level_from_edm_sigma(sigma_edm, lv.t), out);
+  }
+};
+
 namespace detail {
 
 template <class Solver, class Process, class Model, class Transform, class Observer>
@@ -84,10 +99,11 @@ sample_stats run_order(int order, const Options& opt, Args&&... args) {
 }
 
 template <class Process, class Model, class Transform, class Observer>
-sample_stats run_class(const diffusers_config& c, const Process& process, Model& model, Transform transform,
+sample_stats run_class(const diffusers_config& c, const Process& process, Model& user_model, Transform transform,
                        const schedule<double>& s, batch_view<double> x, Observer& obs) {
+  exact_level_model<Model> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
   switch (c.kind) {
-    case scheduler_class::ddim: return run(ddim<double>{}, process, model, std::move(transform), s, x, obs);
+    case scheduler_class::ddim: return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs);
     case scheduler_class::dpm_multistep: {
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
@@ -108,11 +124,15 @@ sample_stats run_class(const diffusers_config& c, const Process& process, Model&
     case scheduler_class::deis: {
       deis_options o;
       o.lower_order_final = c.lower_order_final;
-      return run_order<deis>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+      o.float32_coefficients = true;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
+      o.float32_log = compat::detail::numpy_logf;
+      return run_order<deis>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs);
     }
-    case scheduler_class::euler: return run(euler<double>({.time = ode_time::sigma}), process, model, std::move(transform), s, x, obs);
-    case scheduler_class::heun: return run(heun<double>({.time = ode_time::sigma}), process, model, std::move(transform), s, x, obs);
-    case scheduler_class::lms: return run(lms<4, double>{}, process, model, std::move(transform), s, x, obs);
+    case scheduler_class::euler:
+      return run(euler<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs);
+    case scheduler_class::heun:
+      return run(heun<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs);
+    case scheduler_class::lms: return run(lms<4, double>{}, process, user_model, std::move(transform), s, x, obs);
     case scheduler_class::flow_euler: break;
   }
   throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));

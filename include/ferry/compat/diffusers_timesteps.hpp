@@ -277,6 +277,18 @@ inline level<double> vp_level(double sigma_edm, double t) {
   return vp_level_from_edm_sigma(sigma_edm, t);
 }
 
+/// The same level with α and σ rounded as diffusers computes them from its float32 σ̃ tensor
+/// (_sigma_to_alpha_sigma_t in float32). It matters where α is tiny: convert_model_output divides by
+/// α_t (x̂0 = (x − σ_t·ε̂)/α_t), which amplifies σ_t's float32 rounding ~1/α times (σ̃ = 2·10⁴ under a
+/// cosine schedule with Karras sigmas moves 3-step samples by 4·10⁻³).
+inline level<double> vp_level_f32(double sigma_edm, double t) {
+  using namespace ferry::detail;
+  if (sigma_edm == 0) return level<double>::make(1, 0, t);
+  const float s = static_cast<float>(sigma_edm);
+  const float alpha = f32_div(1.0f, f32_sqrt(f32_add(f32_mul(s, s), 1.0f)));
+  return level<double>::make(alpha, f32_mul(s, alpha), t);
+}
+
 inline void check_steps(const diffusers_config& c, std::size_t steps) {
   if (steps < 1 || steps > c.num_train_timesteps)
     throw config_error(ferry::detail::cat(class_name(c.kind), ".set_timesteps: steps = ", steps, "; expected 1 to num_train_timesteps = ",
@@ -392,8 +404,9 @@ inline diffusers_grid multistep_grid(const diffusers_config& c, std::size_t step
   g.sigmas = s;
   for (std::size_t i = 0; i < t.size(); ++i) {
     g.model_timesteps.push_back(t[i]);
-    g.cur.push_back(vp_level(s[i], t[i]));
-    g.next.push_back(vp_level(s[i + 1], i + 1 < t.size() ? t[i + 1] : 0));
+    const auto lv = deis ? vp_level : vp_level_f32;  // DEIS rounds its own coefficients (deis_options)
+    g.cur.push_back(lv(s[i], t[i]));
+    g.next.push_back(lv(s[i + 1], i + 1 < t.size() ? t[i + 1] : 0));
   }
   g.init_noise_sigma = 1;
   return g;

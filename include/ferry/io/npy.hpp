@@ -79,6 +79,7 @@ inline bool element_count(std::span<const std::size_t> shape, std::size_t& n) {
 /// Copies n little-endian elements from raw bytes into out (byte-swapping on a big-endian host).
 template <class T>
 void load_le(const char* src, std::size_t n, T* out) {
+  if (n == 0) return;  // out may be null for an empty array
   std::memcpy(out, src, n * sizeof(T));
   if constexpr (std::endian::native == std::endian::big) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -90,6 +91,7 @@ void load_le(const char* src, std::size_t n, T* out) {
 
 template <class T>
 void append_le(std::string& dst, const T* src, std::size_t n) {
+  if (n == 0) return;  // src may be null for an empty array
   const std::size_t at = dst.size();
   dst.resize(at + n * sizeof(T));
   std::memcpy(dst.data() + at, src, n * sizeof(T));

@@ -44,6 +44,7 @@ sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, 
                     Observer&& observer = {}, sample_options opt = {}) {
   static_assert(solver_policy<Solver>, "ferry::sample: the solver must declare order, evals_per_step and reset(extent)");
   sched.validate();
+  if constexpr (requires { solver.check(sched); }) solver.check(sched);  // schedule-dependent limits
   problem.reset(x.shape());
   solver.reset(x.shape());
   const std::size_t n = sched.steps();

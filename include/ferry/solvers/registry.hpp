@@ -36,6 +36,7 @@ struct solver_settings {
   double rtol = 1e-5, atol = 1e-5;   ///< dopri5
   int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4); 0 = default
   bool diffusers_rules = false;      ///< lower_order_final as diffusers (multistep solvers)
+  bool taylor_3m = false;            ///< dpmpp-3m with the third-order D2 weight (taylor_d2)
 };
 
 namespace detail {
@@ -61,6 +62,7 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
     dpmpp_multistep_options o = n == "dpmpp-3m" ? dpmpp_multistep_options::k_diffusion_3m()
                                                 : dpmpp_multistep_options::k_diffusion_2m();
     if (s.diffusers_rules) o = dpmpp_multistep_options{};
+    o.taylor_d2 = s.taylor_3m;
     if (n == "dpmpp-1") { dpmpp_multistep<1, double> solver; solver.opt = o; return f(std::move(solver)); }
     if (n == "dpmpp-2m") { dpmpp_multistep<2, double> solver; solver.opt = o; return f(std::move(solver)); }
     dpmpp_multistep<3, double> solver;

@@ -49,6 +49,17 @@ struct schedule {
   }
 };
 
+namespace detail {
+/// For solvers that work on x/α or σ/α: every level they start a step from needs α > 0.
+template <class T>
+void require_positive_alpha(const schedule<T>& s, const char* solver) {
+  for (std::size_t i = 0; i < s.steps(); ++i)
+    if (!(s.points[i].alpha > 0))
+      throw config_error(detail::cat(solver, " works with sigma/alpha, which is infinite at level ", i, " (t=", s.points[i].t,
+                                     ", alpha=", s.points[i].alpha, "); start the grid below pure noise (e.g. t_max < 1)"));
+}
+}  // namespace detail
+
 /// The schedule through consecutive levels.
 template <class T>
 schedule<T> make_schedule(std::vector<level<T>> points) {

@@ -124,6 +124,9 @@ struct explicit_rk {
     for (auto& k : k_) k.resize(e);
     y_.resize(e);
   }
+  void check(const schedule<T>& s) const {
+    if (opt.time != ode_time::native) detail::require_positive_alpha(s, "a Runge-Kutta solver in sigma or lambda time");
+  }
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {

@@ -67,6 +67,10 @@ struct dopri5 {
     accepted = rejected = 0;
   }
 
+  void check(const schedule<T>& s) const {
+    if (opt.time != ode_time::native) detail::require_positive_alpha(s, "dopri5 in sigma or lambda time");
+  }
+
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     if (s.next.sigma == 0) return land_on_data(p, s, x, y_);

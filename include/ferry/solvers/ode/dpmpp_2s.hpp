@@ -12,7 +12,8 @@
 // With r = ½ and midpoint this is k-diffusion's x_next = (σ_next/σ_cur)·x − α_next·expm1(−h)·x̂0(u, s).
 // The intermediate level comes from the problem's process (p.at(t_of_lambda(λ_s))), so the schedule's
 // levels must be the process's own. A step to σ = 0 is first order: x_next = α_next·x̂0 (k-diffusion's
-// Euler step to σ_down = 0). Order 2, two model evaluations per step.
+// Euler step to σ_down = 0); so is a step from pure noise (α = 0, λ = −∞), whose λ-midpoint does not
+// exist. Order 2, two model evaluations per step.
 #include <cmath>
 
 #include "ferry/core/batch.hpp"
@@ -51,7 +52,7 @@ struct dpmpp_2s {
     p.data(x, s.cur, x0_.view());
     const T h = s.next.lambda - s.cur.lambda;
     const T a = s.next.sigma / s.cur.sigma, c1 = -s.next.alpha * std::expm1(-h);
-    if (s.next.sigma == 0) {  // λ_next = ∞: x_next = α_next·x̂0
+    if (!std::isfinite(h)) {  // from pure noise (λ = −∞) or to data (λ = ∞): no midpoint in λ, first order
       simd::lincomb<T, 2>(x.span(), {a, c1}, {x.data, x0_.data()});
       return;
     }

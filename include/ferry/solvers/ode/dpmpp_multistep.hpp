@@ -55,6 +55,10 @@ struct dpmpp_multistep_options {
   dpm_solver_type solver_type = dpm_solver_type::midpoint;
   bool lower_order_final = true;  ///< lower orders in the last two steps of runs with < 15 steps
   bool euler_at_final = false;    ///< first order in the last step
+  /// Order 3: weight D2 ≈ h²·x̂0''/2 by 2hφ3, as the Taylor expansion of the exact solution requires
+  /// (x̂0'' enters as h³φ3·x̂0''). diffusers and k-diffusion weight it by hφ3, which leaves an O(h³) local
+  /// error: their 3M converges at order 2. false (the default) reproduces the peers.
+  bool taylor_d2 = false;
 
   /// k-diffusion sample_dpmpp_2m: midpoint, no lower-order rule.
   static constexpr dpmpp_multistep_options k_diffusion_2m() {
@@ -122,7 +126,7 @@ struct dpmpp_multistep {
       if constexpr (Order >= 3) {
         // order 3: c2·D1 + c3·D2 = (c2 + q)·D1_0 − q·D1_1,  q = (c2·r0 + c3)/(r0 + r1)
         const T r1 = (hist_.at(1).lambda - hist_.at(2).lambda) / h;
-        const T c3 = scale * h * detail::phi(3, z);
+        const T c3 = (opt.taylor_d2 ? 2 : 1) * scale * h * detail::phi(3, z);
         const T q = (c2 * r0 + c3) / (r0 + r1);
         u.add(c1 + (c2 + q) / r0, hist_[0]);
         u.add(-(c2 + q) / r0 - q / r1, hist_[1]);

@@ -25,6 +25,8 @@ struct lms {
 
   void reset(extent e) { hist_.reset(e); }
 
+  void check(const schedule<T>& s) const { detail::require_positive_alpha(s, "lms"); }
+
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     p.epsilon(x, s.cur, hist_.push(s.cur).view());
