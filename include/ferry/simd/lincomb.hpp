@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <xsimd/xsimd.hpp>
 
 namespace ferry::simd {
@@ -17,14 +18,18 @@ template <class T, std::size_t K, class Arch = xsimd::default_arch>
 void lincomb(std::span<T> out, const std::array<T, K>& c, const std::array<const T*, K>& in) {
   static_assert(K >= 1, "lincomb needs at least one term");
   using B = xsimd::batch<T, Arch>;
-  auto body = [&c](const T* const* src, T* dst, std::size_t i) {
-    B acc = B(c[0]) * B::load_unaligned(src[0] + i);
-    for (std::size_t k = 1; k < K; ++k) acc = xsimd::fma(B(c[k]), B::load_unaligned(src[k] + i), acc);
+  std::array<B, K> cb;  // broadcasts hoisted out of the loop
+  for (std::size_t k = 0; k < K; ++k) cb[k] = B(c[k]);
+  // acc = c0·in0, then acc = fma(c_k, in_k, acc) for k = 1 … K−1, unrolled at compile time.
+  auto body = [&cb]<std::size_t... I>(std::index_sequence<I...>, const T* const* src, T* dst, std::size_t i) {
+    B acc = cb[0] * B::load_unaligned(src[0] + i);
+    ((acc = xsimd::fma(cb[I + 1], B::load_unaligned(src[I + 1] + i), acc)), ...);
     acc.store_unaligned(dst + i);
   };
+  constexpr auto rest = std::make_index_sequence<K - 1>{};
   const std::size_t n = out.size();
   std::size_t i = 0;
-  for (; i + B::size <= n; i += B::size) body(in.data(), out.data(), i);
+  for (; i + B::size <= n; i += B::size) body(rest, in.data(), out.data(), i);
   if (i == n) return;
   alignas(64) T lane[K][B::size] = {};
   alignas(64) T res[B::size];
@@ -33,7 +38,7 @@ void lincomb(std::span<T> out, const std::array<T, K>& c, const std::array<const
     std::copy(in[k] + i, in[k] + n, lane[k]);
     src[k] = lane[k];
   }
-  body(src.data(), res, 0);
+  body(rest, src.data(), res, 0);
   std::copy(res, res + (n - i), out.data() + i);
 }
 

@@ -8,6 +8,7 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/level.hpp"
+#include "ferry/solvers/schedule.hpp"
 
 namespace ferry::detail {
 
@@ -38,5 +39,19 @@ class history {
   std::array<level<T>, N> lv_{};
   std::size_t size_ = 0;
 };
+
+/// diffusers' order rule for DPM-Solver and DEIS multistep: the order warms up with the history
+/// (1, 2, 3 …); with lower_order_final and a run of fewer than 15 steps the last step is first
+/// order and the one before at most second; `first_order` forces order 1 (a step to σ = 0,
+/// euler_at_final).
+template <class T>
+int multistep_order(int max_order, std::size_t history_size, const step_span<T>& s, bool lower_order_final,
+                    bool first_order = false) {
+  const bool short_run = lower_order_final && s.count < 15;
+  int k = std::min(max_order, int(history_size));
+  if (first_order || (short_run && s.last())) k = 1;
+  if (short_run && s.remaining() == 1) k = std::min(k, 2);
+  return k;
+}
 
 }  // namespace ferry::detail

@@ -74,10 +74,7 @@ struct deis {
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     p.epsilon(x, s.cur, hist_.push(s.cur).view());
 
-    const bool short_run = opt.lower_order_final && s.count < 15;
-    int k = std::min(Order, int(hist_.size()));
-    if (short_run && s.last()) k = 1;
-    if (short_run && s.remaining() == 1) k = std::min(k, 2);
+    const int k = detail::multistep_order(Order, hist_.size(), s, opt.lower_order_final);
 
     detail::terms<T, Order + 1> u;
     if (opt.float32_coefficients && s.next.sigma > 0) {

@@ -87,10 +87,8 @@ struct dpmpp_multistep {
     else
       p.epsilon(x, s.cur, out.view());
 
-    const bool short_run = opt.lower_order_final && s.count < 15;
-    int k = std::min(Order, int(hist_.size()));
-    if (s.next.sigma == 0 || (s.last() && (opt.euler_at_final || short_run))) k = 1;
-    if (short_run && s.remaining() == 1) k = std::min(k, 2);
+    const int k = detail::multistep_order(Order, hist_.size(), s, opt.lower_order_final,
+                                          s.next.sigma == 0 || (s.last() && opt.euler_at_final));
 
     const T h = s.next.lambda - s.cur.lambda;
     detail::terms<T, Order + 1> u;
