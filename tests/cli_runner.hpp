@@ -10,6 +10,8 @@
 #include <random>
 #include <string>
 
+#include "test_support.hpp"
+
 namespace ferry_test {
 namespace fs = std::filesystem;
 
@@ -17,19 +19,6 @@ inline std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("ferry_test_cli_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// The path in single quotes for the shell (built by appending: GCC 12 warns falsely on "'" + std::string).
 inline std::string quoted(const fs::path& p) {

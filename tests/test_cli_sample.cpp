@@ -14,15 +14,8 @@ using namespace ferry_test;
 
 namespace {
 
-const std::string data = FERRY_TEST_DATA "/diffusion/";
-
-const nlohmann::json& cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(data + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
+const std::string& data = reference_dir;
+const nlohmann::json& cases() { return reference_cases(); }
 
 // Writes a case's scheduler_config.json into the scratch directory.
 fs::path write_config(const scratch_dir& dir, const std::string& name, const nlohmann::json& cfg) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
 #include "ferry/core/concepts.hpp"
@@ -21,11 +22,7 @@ using nlohmann::json;
 
 namespace {
 
-json load_cases() {
-  std::ifstream in(std::string(FERRY_TEST_DATA) + "/diffusion/cases.json");
-  REQUIRE(in.good());
-  return json::parse(in);
-}
+const json& load_cases() { return ferry_test::reference_cases(); }
 
 double rel_diff(double a, double b) {
   if (a == b) return 0;
@@ -60,7 +57,7 @@ std::string message_of(F&& f) {
 }  // namespace
 
 TEST_CASE("set_timesteps reproduces every diffusers grid in cases.json", "[compat]") {
-  const json cases = load_cases();
+  const json& cases = load_cases();
   std::size_t n = 0;
   for (const auto& [name, c] : cases.items()) {
     if (c.at("kind") != "diffusers") continue;

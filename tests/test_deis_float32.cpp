@@ -9,6 +9,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -19,19 +20,9 @@ using namespace ferry;
 
 namespace {
 
-const std::string dir = FERRY_TEST_DATA "/diffusion/";
-
-nlohmann::json reference_case(const std::string& name) {
-  std::ifstream in(dir + "cases.json");
-  return nlohmann::json::parse(in).at(name);
-}
-
-double max_abs_diff(const batch<double>& a, const batch<double>& b) {
-  REQUIRE(a.shape() == b.shape());
-  double m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-  return m;
-}
+const std::string& dir = ferry_test::reference_dir;
+const nlohmann::json& reference_case(const std::string& name) { return ferry_test::reference_cases().at(name); }
+using ferry_test::max_abs_diff;
 
 struct deis_run {
   compat::diffusers_config cfg;

@@ -12,6 +12,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -32,24 +33,10 @@ namespace {
 using mixture = gaussian_mixture<double>;
 using problem_t = pf_ode<edm<double>, mixture>;
 
-const std::string data_dir = FERRY_TEST_DATA "/diffusion/";
-
-const nlohmann::json& cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(data_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-
-batch<double> load(const std::string& name) { return io::read_npy(data_dir + name + ".npy").as_batch<double>(); }
-
-double max_abs_diff(const_batch_view<double> a, const_batch_view<double> b) {
-  REQUIRE(a.shape() == b.shape());
-  double m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data[i] - b.data[i]));
-  return m;
-}
+const std::string& data_dir = ferry_test::reference_dir;
+const nlohmann::json& cases() { return ferry_test::reference_cases(); }
+batch<double> load(const std::string& name) { return ferry_test::load_reference(name); }
+using ferry_test::max_abs_diff;
 
 // Runs `solver` on the mixture over `levels` from x (in place), the model predicting `kind`.
 template <class Solver>

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
@@ -25,30 +26,6 @@ using spec = grid_spec<double>;
 namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
-
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "<nothing thrown>";
-}
-
-#define CHECK_CONFIG_ERROR(expr, needle)                          \
-  do {                                                            \
-    CHECK_THROWS_AS(expr, config_error);                          \
-    const std::string msg_ = message_of([&] { (void)(expr); });   \
-    INFO(msg_);                                                   \
-    CHECK(msg_.find(needle) != std::string::npos);                \
-  } while (0)
-
-nlohmann::json reference_cases() {
-  std::ifstream in(FERRY_TEST_DATA "/diffusion/cases.json");
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
 
 // Karras et al. 2022, Eq. 5: σ_i = (σ_max^{1/ρ} + i/(N−1)·(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ, i < N.
 double karras_sigma(int i, int n, double smin, double smax, double rho) {
@@ -68,7 +45,7 @@ TEST_CASE("grid kinds parse from their CLI names and reject others listing them"
 
 TEST_CASE("karras grid on EDM is k-diffusion's get_sigmas_karras for the reference cases", "[grid]") {
   int native = 0;
-  const nlohmann::json cases = reference_cases();
+  const nlohmann::json& cases = ferry_test::reference_cases();
   for (const auto& [name, c] : cases.items()) {
     if (c["kind"] != "native" || c["spacing"] != "karras") continue;
     ++native;
@@ -148,7 +125,7 @@ TEST_CASE("uniform, uniform-logsnr and quadratic grids space t, lambda and sqrt(
 }
 
 TEST_CASE("uniform flow grid with final_zero is diffusers' FlowMatchEuler grid", "[grid]") {
-  const auto cases = reference_cases();
+  const auto& cases = ferry_test::reference_cases();
   for (const auto* name : {"flow_euler_12_shift1", "flow_euler_28_shift3"}) {
     const auto& c = cases[name];
     const double shift = c["scheduler_config"]["shift"];

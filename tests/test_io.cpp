@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using ferry::io::npy_array;
 using ferry::io::npy_dtype;
+
+using ferry_test::scratch_dir;
 
 namespace {
 
@@ -29,21 +32,6 @@ void spit(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), std::streamsize(bytes.size()));
 }
-
-/// A fresh empty directory under the system temp dir, removed at scope exit.
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("ferry_test_io_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::size_t entries() const { return std::size_t(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
-};
 
 /// Decodes a little-endian IEEE double from 8 bytes by assembling its bit pattern (independent of memcpy/host order).
 double le_double(const std::string& bytes, std::size_t at) {

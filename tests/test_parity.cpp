@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
@@ -19,24 +20,10 @@ using namespace ferry;
 
 namespace {
 
-const std::string dir = FERRY_TEST_DATA "/diffusion/";
-
-const nlohmann::json& cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-
-batch<double> load(const std::string& name) { return io::read_npy(dir + name + ".npy").as_batch<double>(); }
-
-double max_abs_diff(const batch<double>& a, const batch<double>& b) {
-  REQUIRE(a.shape() == b.shape());
-  double m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-  return m;
-}
+const std::string& dir = ferry_test::reference_dir;
+const nlohmann::json& cases() { return ferry_test::reference_cases(); }
+batch<double> load(const std::string& name) { return ferry_test::load_reference(name); }
+using ferry_test::max_abs_diff;
 
 // x = scale·z.
 batch<double> scaled_noise(double scale) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_support.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
@@ -17,24 +18,6 @@
 using namespace ferry;
 
 namespace {
-
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "<nothing thrown>";
-}
-
-#define CHECK_CONFIG_ERROR(expr, needle)                          \
-  do {                                                            \
-    CHECK_THROWS_AS(expr, config_error);                          \
-    const std::string msg_ = message_of([&] { (void)(expr); });   \
-    INFO(msg_);                                                   \
-    CHECK(msg_.find(needle) != std::string::npos);                \
-  } while (0)
 
 // The flow with SD3's shift 3 as a default-constructible type for the template tests.
 struct flow_shift3 : flow<double> {
