@@ -164,3 +164,21 @@ TEST_CASE("ferry sample warns about keys the scheduler class does not take", "[c
   CHECK(r.err.find("clip_sample_typo") != std::string::npos);
 }
 #endif
+
+#ifdef FERRY_CLI_PATH
+TEST_CASE("ferry sample --trajectory writes the state before and after every step", "[cli]") {
+  scratch_dir dir;
+  const fs::path out = dir.path / "x.npy", traj = dir.path / "traj.npy";
+  const run_result r = run_cli("sample " + common(out, 12) + " --solver heun --trajectory " + quoted(traj), dir);
+  REQUIRE(r.code == 0);
+  const auto t = ferry::io::read_npy(traj);
+  const auto z = load_reference("noise");
+  REQUIRE(t.shape == std::vector<std::size_t>{13, z.rows(), z.cols()});
+  const auto frames = t.as<double>(), x = ferry::io::read_npy(out).as<double>();
+  const std::size_t frame = z.size();
+  for (std::size_t i = 0; i < frame; ++i) {
+    CHECK(frames[i] == 80 * z.data()[i]);                   // frame 0: σ_max·z (EDM, Karras grid)
+    CHECK(frames[12 * frame + i] == x[i]);                  // the last frame is the output
+  }
+}
+#endif

@@ -44,15 +44,7 @@ std::size_t bit_mismatches(const std::vector<double>& got, const json& want) {
   return m + (got.size() > want.size() ? got.size() - want.size() : want.size() - got.size());
 }
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const ferry::config_error& e) {
-    return e.what();
-  }
-  return "(no config_error)";
-}
+using ferry_test::message_of;
 
 }  // namespace
 

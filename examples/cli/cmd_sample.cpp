@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "commands.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
@@ -26,7 +27,7 @@ namespace ferry::cli {
 namespace {
 
 struct sample_options {
-  std::string model, noise, out, scheduler_config, process = "edm", grid = "karras", solver = "euler", prediction,
+  std::string model, noise, out, trajectory, scheduler_config, process = "edm", grid = "karras", solver = "euler", prediction,
       ode_time_name = "native";
   std::size_t steps = 0;
   std::optional<double> sigma_min, sigma_max, t_min, t_max;
@@ -54,19 +55,30 @@ any_process make_process(const sample_options& o) {
   throw config_error(detail::cat("--process \"", o.process, "\" is unknown; expected vp-linear, vp-cosine, ve, edm or flow"));
 }
 
+// Keeps the state after every step (the driver's observer), for --trajectory.
+struct trajectory_recorder {
+  std::vector<double>* frames;  // null: not recording
+  void operator()(const step_report<double>& r) const {
+    if (frames) frames->insert(frames->end(), r.x.data, r.x.data + r.x.size());
+  }
+};
+
 // x = σ_0·z: the prior N(0, σ_0²) at the first level (x0's share α_0·x0 is below the noise there).
 void scale_noise(batch<double>& x, double scale) { simd::lincomb<double, 1>(x.view().span(), {scale}, {x.data()}); }
 
-sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x) {
+sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x,
+                           const trajectory_recorder& rec) {
   const compat::diffusers_config c = compat::load_diffusers_config(o.scheduler_config);
   for (const auto& w : c.warnings) std::cerr << "ferry: warning: " << w << "\n";
   const compat::diffusers_grid g = compat::set_timesteps(c, o.steps);
   model.predicts = c.kind == compat::scheduler_class::flow_euler ? prediction::velocity : c.prediction_type;
   scale_noise(x, compat::initial_scale(c, g));
-  return compat::sample(c, g, model, x.view());
+  rec(step_report<double>{0, 0, {}, {}, 0, x.view()});  // the initial state is frame 0
+  return compat::sample(c, g, model, x.view(), rec);
 }
 
-sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x) {
+sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x,
+                        const trajectory_recorder& rec) {
   const any_process process = make_process(o);
   model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
                                         : parse_prediction(o.prediction);
@@ -79,7 +91,8 @@ sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model
         spec.final_zero = o.final_zero;
         const schedule<double> sched = make_schedule(make_grid(p, spec));
         scale_noise(x, sched.points.front().sigma);
-        return with_solver(s, [&](auto solver) { return ferry::sample(model, p, sched, solver, x.view()); });
+        rec(step_report<double>{0, 0, {}, {}, 0, x.view()});
+        return with_solver(s, [&](auto solver) { return ferry::sample(model, p, sched, solver, x.view(), rec); });
       },
       process);
 }
@@ -98,7 +111,9 @@ void run_sample(const sample_options& o) {
     if (!std::isfinite(v)) throw domain_error(detail::cat(o.noise, ": noise contains a non-finite value"));
 
   const auto start = std::chrono::steady_clock::now();
-  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x) : run_diffusers(o, model, x);
+  std::vector<double> frames;
+  const trajectory_recorder rec{o.trajectory.empty() ? nullptr : &frames};
+  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec) : run_diffusers(o, model, x, rec);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (z.dtype() == io::npy_dtype::f4) {
@@ -108,6 +123,7 @@ void run_sample(const sample_options& o) {
   } else {
     io::write_npy(o.out, x);
   }
+  if (!o.trajectory.empty()) io::write_npy<double>(o.trajectory, frames.data(), {st.steps + 1, x.rows(), x.cols()});
   std::cerr << "ferry sample: " << x.rows() << " samples, " << st.steps << " steps, NFE " << st.nfe << ", " << seconds
             << " s -> " << o.out << "\n";
 }
@@ -121,6 +137,8 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--noise", opt->noise, "unit Gaussian noise z, .npy (N, D) float32 or float64")->required();
   cmd->add_option("--steps", opt->steps, "number of solver steps (diffusers: set_timesteps' argument)")->required();
   cmd->add_option("--out", opt->out, "where to write the samples, .npy in the dtype of the noise")->required();
+  cmd->add_option("--trajectory", opt->trajectory,
+                  "also write the state before the first and after every step, .npy (steps+1, N, D) float64");
   auto* cfg = cmd->add_option("--scheduler-config", opt->scheduler_config,
                               "a diffusers scheduler_config.json; replaces --process/--grid/--solver");
   auto native = [&](CLI::Option* o) { return o->excludes(cfg); };
