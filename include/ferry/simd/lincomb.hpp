@@ -27,18 +27,21 @@ void lincomb(std::span<T> out, const std::array<T, K>& c, const std::array<const
     acc.store_unaligned(dst + i);
   };
   constexpr auto rest = std::make_index_sequence<K - 1>{};
+  // A local copy of the pointers: SIMD stores may alias anything, and the caller's array would be
+  // reloaded after every store.
+  const std::array<const T*, K> src = in;
   const std::size_t n = out.size();
   std::size_t i = 0;
-  for (; i + B::size <= n; i += B::size) body(rest, in.data(), out.data(), i);
+  for (; i + B::size <= n; i += B::size) body(rest, src.data(), out.data(), i);
   if (i == n) return;
   alignas(64) T lane[K][B::size] = {};
   alignas(64) T res[B::size];
-  std::array<const T*, K> src;
+  std::array<const T*, K> tail;
   for (std::size_t k = 0; k < K; ++k) {
     std::copy(in[k] + i, in[k] + n, lane[k]);
-    src[k] = lane[k];
+    tail[k] = lane[k];
   }
-  body(rest, src.data(), res, 0);
+  body(rest, tail.data(), res, 0);
   std::copy(res, res + (n - i), out.data() + i);
 }
 
