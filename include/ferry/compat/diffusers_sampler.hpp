@@ -33,6 +33,7 @@
 #include "ferry/solvers/ode/heun.hpp"
 #include "ferry/solvers/ode/lms.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
+#include "ferry/solvers/registry.hpp"
 
 namespace ferry::compat {
 
@@ -90,12 +91,7 @@ sample_stats run(Solver solver, const Process& process, Model& model, Transform 
 
 template <template <int, class> class Solver, class Options, class... Args>
 sample_stats run_order(int order, const Options& opt, Args&&... args) {
-  switch (order) {
-    case 1: { Solver<1, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
-    case 2: { Solver<2, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
-    case 3: { Solver<3, double> s; s.opt = opt; return run(std::move(s), std::forward<Args>(args)...); }
-    default: throw config_error(ferry::detail::cat("solver_order is ", order, "; expected 1, 2 or 3"));
-  }
+  return with_order<Solver>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
 }
 
 template <class Process, class Model, class Transform, class Observer>

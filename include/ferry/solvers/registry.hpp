@@ -48,6 +48,23 @@ inline int order_or(const solver_settings& s, int fallback, int max) {
 }
 }  // namespace detail
 
+/// Calls f(Solver<order, double> with options opt) for an order chosen at run time (1 to 3): the
+/// one dispatch of the multistep families, for the registry and for diffusers' solver_order.
+template <template <int, class> class Solver, class Options, class F>
+decltype(auto) with_order(int order, const Options& opt, F&& f) {
+  auto make = [&opt]<int O>() {
+    Solver<O, double> solver;
+    solver.opt = opt;
+    return solver;
+  };
+  switch (order) {
+    case 1: return f(make.template operator()<1>());
+    case 2: return f(make.template operator()<2>());
+    case 3: return f(make.template operator()<3>());
+  }
+  throw config_error(detail::cat("solver order ", order, " is not available; expected 1, 2 or 3"));
+}
+
 /// Calls f(solver) with the policy named in s (double precision).
 template <class F>
 decltype(auto) with_solver(const solver_settings& s, F&& f) {
@@ -63,30 +80,18 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
                                                 : dpmpp_multistep_options::k_diffusion_2m();
     if (s.diffusers_rules) o = dpmpp_multistep_options{};
     o.taylor_d2 = s.taylor_3m;
-    if (n == "dpmpp-1") { dpmpp_multistep<1, double> solver; solver.opt = o; return f(std::move(solver)); }
-    if (n == "dpmpp-2m") { dpmpp_multistep<2, double> solver; solver.opt = o; return f(std::move(solver)); }
-    dpmpp_multistep<3, double> solver;
-    solver.opt = o;
-    return f(std::move(solver));
+    return with_order<dpmpp_multistep>(n == "dpmpp-1" ? 1 : n == "dpmpp-2m" ? 2 : 3, o, f);
   }
   if (n == "dpmpp-2s") return f(dpmpp_2s<double>{});
   if (n == "unipc") {
     unipc_options o;
     o.lower_order_final = s.diffusers_rules;
-    switch (detail::order_or(s, 2, 3)) {
-      case 1: { unipc<1, double> u; u.opt = o; return f(std::move(u)); }
-      case 2: { unipc<2, double> u; u.opt = o; return f(std::move(u)); }
-      default: { unipc<3, double> u; u.opt = o; return f(std::move(u)); }
-    }
+    return with_order<unipc>(detail::order_or(s, 2, 3), o, f);
   }
   if (n == "deis") {
     deis_options o;
     o.lower_order_final = s.diffusers_rules;
-    switch (detail::order_or(s, 2, 3)) {
-      case 1: { deis<1, double> d; d.opt = o; return f(std::move(d)); }
-      case 2: { deis<2, double> d; d.opt = o; return f(std::move(d)); }
-      default: { deis<3, double> d; d.opt = o; return f(std::move(d)); }
-    }
+    return with_order<deis>(detail::order_or(s, 2, 3), o, f);
   }
   if (n == "lms") {
     switch (detail::order_or(s, 4, 4)) {
