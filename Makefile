@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # Debian packages the build, tests, benchmarks and CLI need.
 DEBS := cmake make g++ clang libomp-dev libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev \
-        nlohmann-json3-dev libcli11-dev libstb-dev
+        nlohmann-json3-dev libcli11-dev libstb-dev librandom123-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -2,9 +2,18 @@
 // ferry::sample — the one sampling loop. It resets the solver (so multistep history never leaks
 // from one run into the next), walks the schedule, calls the observer after each step and stops
 // with a numeric_error naming the step and σ if the state stops being finite.
+//
+// Rows are independent samples, so a run splits into row chunks that run concurrently (OpenMP,
+// static schedule), each with its own copy of the solver and problem.for_rows(first row): every
+// row sees the same arithmetic and the same keyed noise whatever the chunking, and the result is
+// bitwise the same for any thread count or chunk size. Solvers whose steps couple rows (adaptive
+// step control on a batch norm: `static constexpr bool couples_rows = true`) run as one chunk.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <exception>
 #include <type_traits>
+#include <vector>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
@@ -30,21 +39,20 @@ struct no_observer {
 };
 
 struct sample_options {
-  bool check_finite = true;  ///< throw numeric_error on NaN/Inf after a step
+  bool check_finite = true;    ///< throw numeric_error on NaN/Inf after a step
+  int threads = 1;             ///< threads over row chunks (OpenMP; a serial build runs them in turn)
+  std::size_t chunk_rows = 0;  ///< rows per chunk; 0: the rows split evenly over the threads
 };
 
 struct sample_stats {
   std::size_t steps = 0, nfe = 0;
 };
 
-/// Runs `solver` over `sched` on the problem (an pf_ode or anything with reset/nfe and the
-/// calls the solver makes), updating x in place.
-template <class Solver, class Problem, class T, class Observer = no_observer>
-sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x,
-                    Observer&& observer = {}, sample_options opt = {}) {
-  static_assert(solver_policy<Solver>, "ferry::sample: the solver must declare order, evals_per_step and reset(extent)");
-  sched.validate();
-  if constexpr (requires { solver.check(sched); }) solver.check(sched);  // schedule-dependent limits
+namespace detail {
+
+template <class Solver, class Problem, class T, class Observer>
+sample_stats sample_serial(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x, Observer& observer,
+                           const sample_options& opt, std::size_t first_row) {
   problem.reset(x.shape());
   solver.reset(x.shape());
   const std::size_t n = sched.steps();
@@ -52,15 +60,67 @@ sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, 
     const step_span<T> s = sched.step(i);
     solver.step(problem, s, x);
     if (opt.check_finite) {
-      for (const T v : x.span())
-        if (!std::isfinite(v))
-          throw numeric_error(detail::cat("sample: the state is not finite after step ", i + 1, " of ", n, " (sigma ",
-                                          s.cur.sigma, " -> ", s.next.sigma, ", alpha ", s.cur.alpha, " -> ",
-                                          s.next.alpha, ")"));
+      const auto bad = std::find_if(x.data, x.data + x.size(), [](T v) { return !std::isfinite(v); });
+      if (bad != x.data + x.size())
+        throw numeric_error(cat("sample: the state is not finite after step ", i + 1, " of ", n, " (sigma ", s.cur.sigma,
+                                " -> ", s.next.sigma, ", alpha ", s.cur.alpha, " -> ", s.next.alpha, "), first at sample ",
+                                first_row + std::size_t(bad - x.data) / std::max<std::size_t>(x.cols, 1)));
     }
     observer(step_report<T>{i, n, s.cur, s.next, problem.nfe(), x});
   }
   return {n, problem.nfe()};
+}
+
+}  // namespace detail
+
+/// Runs `solver` over `sched` on the problem (a pf_ode or anything with reset/nfe and the
+/// calls the solver makes), updating x in place. With opt.threads > 1 or opt.chunk_rows set, the
+/// rows run in chunks (the problem must offer for_rows, and the observer must be no_observer:
+/// it would see partial states); stats.nfe is then the evaluations of one chunk, i.e. per sample.
+template <class Solver, class Problem, class T, class Observer = no_observer>
+sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x,
+                    Observer&& observer = {}, sample_options opt = {}) {
+  static_assert(solver_policy<Solver>, "ferry::sample: the solver must declare order, evals_per_step and reset(extent)");
+  sched.validate();
+  if constexpr (requires { solver.check(sched); }) solver.check(sched);  // schedule-dependent limits
+  if (opt.threads < 1) throw config_error(detail::cat("sample: threads must be at least 1, got ", opt.threads));
+  const std::size_t rows = x.rows;
+  std::size_t chunk = opt.chunk_rows ? opt.chunk_rows : (rows + std::size_t(opt.threads) - 1) / std::size_t(opt.threads);
+  if constexpr (requires { Solver::couples_rows; }) {
+    if (Solver::couples_rows) chunk = rows;
+  }
+  chunk = std::max<std::size_t>(chunk, 1);
+  if (chunk >= rows) return detail::sample_serial(problem, sched, solver, x, observer, opt, 0);
+
+  if constexpr (!std::is_same_v<std::remove_cvref_t<Observer>, no_observer>) {
+    throw config_error("sample: an observer sees the whole state after each step; run it with one chunk (threads = 1)");
+  } else if constexpr (!requires { problem.for_rows(std::size_t(0)); }) {
+    throw config_error("sample: this problem cannot be split into row chunks (it has no for_rows); use threads = 1");
+  } else {
+    const std::size_t chunks = (rows + chunk - 1) / chunk;
+    std::vector<sample_stats> stats(chunks);
+    std::vector<std::exception_ptr> errors(chunks);
+    auto run_chunk = [&](std::size_t c) {
+      try {
+        const std::size_t first = c * chunk, count = std::min(chunk, rows - first);
+        auto p = problem.for_rows(first);
+        Solver s = solver;
+        no_observer none;
+        stats[c] = detail::sample_serial(p, sched, s, x.rows_slice(first, count), none, opt, first);
+      } catch (...) {
+        errors[c] = std::current_exception();
+      }
+    };
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(opt.threads)
+    for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(chunks); ++c) run_chunk(std::size_t(c));
+#else
+    for (std::size_t c = 0; c < chunks; ++c) run_chunk(c);
+#endif
+    for (const auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    return stats.front();
+  }
 }
 
 /// Convenience: the PF-ODE of `process` driven by `model`, over the levels of a grid.

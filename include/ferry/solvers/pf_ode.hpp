@@ -10,12 +10,18 @@
 // With a transform, x̂0 is transformed and every other kind is derived from the transformed x̂0,
 // as diffusers' convert_model_output does; data_and_epsilon() alone returns the untransformed ε̂
 // beside the transformed x̂0, which is what diffusers' DDIM step uses.
+//
+// A problem for stochastic solvers also carries a noise source (random/noise.hpp): normal(step,
+// stream, out) is the one way a solver draws, and for_rows(offset) gives the problem of a row
+// slice (threads and shards), whose noise is keyed by the slice's global rows.
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/prediction.hpp"
+#include "ferry/random/noise.hpp"
 
 namespace ferry {
 
@@ -27,15 +33,21 @@ struct no_transform {
   void operator()(batch_view<T>) {}
 };
 
-template <noise_process P, class M, class Transform = no_transform>
+template <noise_process P, class M, class Transform = no_transform, class Noise = no_noise>
   requires model<M, typename P::value_type>
 class pf_ode {
  public:
   using value_type = typename P::value_type;
   using T = value_type;
+  using noise_type = Noise;
 
-  pf_ode(const P& process, M& model, Transform transform = {})
-      : process_(process), model_(model), transform_(std::move(transform)) {}
+  pf_ode(const P& process, M& model, Transform transform = {}, Noise noise = {})
+      : process_(process), model_(model), transform_(std::move(transform)), noise_(std::move(noise)) {}
+
+  /// The same problem for the rows that start `offset` rows further on (fresh scratch, shifted noise).
+  pf_ode for_rows(std::uint64_t offset) const {
+    return pf_ode(process_, model_, transform_, noise_.for_rows(offset));
+  }
 
   /// Sizes the scratch buffers and zeroes the NFE count; the driver calls it once per run.
   void reset(extent e) {
@@ -81,6 +93,13 @@ class pf_ode {
     convert<T>(given, prediction::epsilon, lv, x, raw_.view(), eps);
     if constexpr (Transform::active) transform_(x0);
   }
+  /// Standard normals: array `stream` (0, 1, … within a step) of step `step`, for the rows of out.
+  void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
+    static_assert(Noise::active, "this solver draws noise: give the problem a noise source (keyed_noise or injected_noise)");
+    noise_.normal(step, stream, out);
+  }
+  const Noise& noise() const { return noise_; }
+
   /// dx/dt of the PF-ODE at time t: the vector_field interface for generic ODE steppers.
   void operator()(T t, const_batch_view<T> x, batch_view<T> dxdt) { velocity(x, at(t), dxdt); }
 
@@ -100,6 +119,7 @@ class pf_ode {
   const P& process_;
   M& model_;
   Transform transform_;
+  Noise noise_;
   batch<T> raw_, x0_;
   std::size_t nfe_ = 0;
 };

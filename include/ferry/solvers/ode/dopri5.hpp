@@ -37,6 +37,7 @@ template <class T = double>
 struct dopri5 {
   static constexpr std::size_t stages = 7;
   static constexpr int order = 5, evals_per_step = 6;  // per accepted or rejected attempt, thanks to FSAL
+  static constexpr bool couples_rows = true;  // one step size for the whole batch
   static_assert(is_consistent(dopri5_tableau), "Dormand–Prince tableau is inconsistent");
 
   struct options {

@@ -1,0 +1,75 @@
+#pragma once
+// Noise sources: where a stochastic solver's standard-normal arrays come from. The problem a
+// solver steps (pf_ode) carries one; a solver asks it for "the normal array `stream` of step i"
+// and never knows whether it is keyed Philox, injected from a file, or absent.
+//
+//   no_noise        deterministic runs (a stochastic solver refuses it at compile time)
+//   keyed_noise     Philox keyed by (seed, global row, step, stream): fill_normal
+//   injected_noise  W (S, N, D) given by the caller: step i uses W[i] (one array per step), the
+//                   draw convention of diffusers/k-diffusion reference runs with injected noise
+// for_rows(offset) gives the source of a slice of rows that starts `offset` rows further on:
+// the driver hands each thread or shard its own, so a row's noise never depends on the split.
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+#include "ferry/core/batch.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/random/normal.hpp"
+
+namespace ferry {
+
+/// A source of standard-normal arrays for step `step`, stream `stream`, rows of `out`.
+template <class N, class T>
+concept noise_source = requires(const N& n, std::size_t step, std::uint32_t stream, batch_view<T> out, std::uint64_t off) {
+  n.normal(step, stream, out);
+  { n.for_rows(off) } -> std::same_as<N>;
+};
+
+/// No randomness.
+struct no_noise {
+  static constexpr bool active = false;
+  no_noise for_rows(std::uint64_t) const { return {}; }
+};
+
+/// The keyed generator: step i's stream s of global row r is fill_normal(seed, ·, r, i, s).
+struct keyed_noise {
+  static constexpr bool active = true;
+  std::uint64_t seed = 0;       ///< the run's seed
+  std::uint64_t first_row = 0;  ///< global index of the first row this source serves
+
+  keyed_noise for_rows(std::uint64_t offset) const { return {seed, first_row + offset}; }
+  template <class T>
+  void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
+    random::fill_normal(seed, out, first_row, std::uint32_t(step), stream);
+  }
+};
+
+/// Draws given by the caller: W is (steps, rows, cols) row-major; step i's array is W[i].
+template <class T>
+struct injected_noise {
+  static constexpr bool active = true;
+  const T* w = nullptr;
+  std::size_t steps = 0, rows = 0, cols = 0;  ///< W's shape (rows: the whole run's N)
+  std::uint64_t first_row = 0;
+
+  injected_noise for_rows(std::uint64_t offset) const {
+    injected_noise r = *this;
+    r.first_row += offset;
+    return r;
+  }
+  void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
+    if (stream != 0)
+      throw config_error("injected step noise gives one normal array per step, but this solver draws more than one");
+    if (step >= steps)
+      throw shape_error(detail::cat("injected step noise has ", steps, " steps; step ", step + 1, " needs one more"));
+    if (out.cols != cols || first_row + out.rows > rows)
+      throw shape_error(detail::cat("injected step noise is (", steps, ", ", rows, ", ", cols, "); rows ", first_row, "..",
+                                    first_row + out.rows, " of dimension ", out.cols, " do not fit"));
+    const T* src = w + (step * rows + first_row) * cols;
+    std::copy(src, src + out.size(), out.data);
+  }
+};
+
+}  // namespace ferry
