@@ -1,7 +1,12 @@
 // `ferry sample`: one sampling run from unit noise, either as a diffusers scheduler config
-// prescribes or from ferry's own process + grid + solver.
+// prescribes or from ferry's own process + grid + solver. The unit noise comes from --noise or
+// from the keyed generator (--seed, --num-samples); stochastic samplers draw their step noise from
+// the keyed generator or from --step-noise. --threads splits the rows over threads and --shard I/K
+// samples one slice of the run's rows: both give the bits of the whole single-threaded run.
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <filesystem>
 #include <iostream>
@@ -21,21 +26,43 @@
 #include "ferry/process/ve.hpp"
 #include "ferry/process/vp_cosine.hpp"
 #include "ferry/process/vp_linear.hpp"
+#include "ferry/random/noise.hpp"
+#include "ferry/random/normal.hpp"
 #include "ferry/solvers/registry.hpp"
 
 namespace ferry::cli {
 namespace {
 
 struct sample_options {
-  std::string model, noise, out, trajectory, scheduler_config, process = "edm", grid = "karras", solver = "euler", prediction,
-      ode_time_name = "native";
-  std::size_t steps = 0;
+  std::string model, noise, step_noise, out, trajectory, scheduler_config, process = "edm", grid = "karras", solver = "euler",
+      prediction, ode_time_name = "native", shard;
+  std::size_t steps = 0, num_samples = 0;
+  std::uint64_t seed = 0;
+  int threads = 1;
   std::optional<double> sigma_min, sigma_max, t_min, t_max;
   std::optional<bool> final_zero;
   double rho = 7, shift = 1, rtol = 1e-5, atol = 1e-5;
   int order = 0;
   bool diffusers_rules = false, taylor_3m = false;
+  solver_settings stochastic;  // eta, s_noise, s_churn, s_tmin, s_tmax, snr, solver_type, langevin_steps
 };
+
+// --shard I/K: rows [I·N/K, (I+1)·N/K) of the run.
+struct row_range {
+  std::size_t begin = 0, end = 0;
+};
+row_range parse_shard(const std::string& spec, std::size_t n) {
+  if (spec.empty()) return {0, n};
+  const auto slash = spec.find('/');
+  std::size_t i = 0, k = 0;
+  const char* b = spec.data();
+  const char* e = b + spec.size();
+  const bool ok = slash != std::string::npos && std::from_chars(b, b + slash, i).ptr == b + slash &&
+                  std::from_chars(b + slash + 1, e, k).ptr == e && slash > 0 && slash + 1 < spec.size();
+  if (!ok || k == 0 || i >= k)
+    throw config_error(detail::cat("--shard \"", spec, "\": expected I/K with 0 <= I < K (e.g. 0/4)"));
+  return {i * n / k, (i + 1) * n / k};
+}
 
 gaussian_mixture<double> load_model(const std::string& spec) {
   const std::string prefix = "gmm:";
@@ -66,24 +93,25 @@ struct trajectory_recorder {
 // x = σ_0·z: the prior N(0, σ_0²) at the first level (x0's share α_0·x0 is below the noise there).
 void scale_noise(batch<double>& x, double scale) { simd::lincomb<double, 1>(x.view().span(), {scale}, {x.data()}); }
 
-sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x,
-                           const trajectory_recorder& rec) {
+template <class Observer>
+sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const Observer& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
   const compat::diffusers_config c = compat::load_diffusers_config(o.scheduler_config);
   for (const auto& w : c.warnings) std::cerr << "ferry: warning: " << w << "\n";
   const compat::diffusers_grid g = compat::set_timesteps(c, o.steps);
   model.predicts = c.kind == compat::scheduler_class::flow_euler ? prediction::velocity : c.prediction_type;
   scale_noise(x, compat::initial_scale(c, g));
   rec(step_report<double>{0, 0, {}, {}, 0, x.view()});  // the initial state is frame 0
-  return compat::sample(c, g, model, x.view(), rec);
+  return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
 }
 
-sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x,
-                        const trajectory_recorder& rec) {
+template <class Observer>
+sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const Observer& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
   const any_process process = make_process(o);
   model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
                                         : parse_prediction(o.prediction);
-  solver_settings s{.name = o.solver, .time = parse_ode_time(o.ode_time_name), .rtol = o.rtol, .atol = o.atol,
-                    .order = o.order, .diffusers_rules = o.diffusers_rules, .taylor_3m = o.taylor_3m};
+  solver_settings s = o.stochastic;
+  s.name = o.solver, s.time = parse_ode_time(o.ode_time_name), s.rtol = o.rtol, s.atol = o.atol;
+  s.order = o.order, s.diffusers_rules = o.diffusers_rules, s.taylor_3m = o.taylor_3m;
   return std::visit(
       [&](const auto& p) {
         grid_spec<double> spec{.kind = parse_grid_kind(o.grid), .steps = o.steps, .rho = o.rho};
@@ -92,31 +120,87 @@ sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model
         const schedule<double> sched = make_schedule(make_grid(p, spec));
         scale_noise(x, sched.points.front().sigma);
         rec(step_report<double>{0, 0, {}, {}, 0, x.view()});
-        return with_solver(s, [&](auto solver) { return ferry::sample(model, p, sched, solver, x.view(), rec); });
+        return with_solver(s, [&](auto solver) {
+          pf_ode<std::decay_t<decltype(p)>, gaussian_mixture<double>, no_transform, runtime_noise<double>> problem(p, model, {},
+                                                                                                            noise);
+          return ferry::sample(problem, sched, solver, x.view(), rec, run);
+        });
       },
       process);
 }
 
+// Reads a float32/float64 .npy of the given rank; `what` names it in errors.
+io::npy_array read_float_array(const std::string& path, std::size_t rank, const char* what, const char* shape) {
+  io::npy_array a = io::read_npy(path);
+  if (a.ndim() != rank)
+    throw shape_error(detail::cat(path, ": ", what, " must be ", rank, "-D ", shape, ", got ", a.ndim(), " dimensions"));
+  if (a.dtype() != io::npy_dtype::f4 && a.dtype() != io::npy_dtype::f8)
+    throw io_error(detail::cat(path, ": ", what, " must be float32 or float64, got ", io::npy_descr(a.dtype())));
+  return a;
+}
+
+void require_finite(std::span<const double> v, const std::string& path, const char* what) {
+  for (double e : v)
+    if (!std::isfinite(e)) throw domain_error(detail::cat(path, ": ", what, " contains a non-finite value"));
+}
+
 void run_sample(const sample_options& o) {
   if (o.steps == 0) throw config_error("--steps must be at least 1");
+  if (o.threads < 1) throw config_error(detail::cat("--threads must be at least 1, got ", o.threads));
+  if (o.noise.empty() == (o.num_samples == 0))
+    throw config_error("give the initial noise as --noise Z.npy or draw it with --num-samples N (and --seed S)");
   gaussian_mixture<double> model = load_model(o.model);
-  const io::npy_array z = io::read_npy(o.noise);
-  if (z.ndim() != 2) throw shape_error(detail::cat(o.noise, ": noise must be 2-D (N, D), got ", z.ndim(), " dimensions"));
-  if (z.dtype() != io::npy_dtype::f4 && z.dtype() != io::npy_dtype::f8)
-    throw io_error(detail::cat(o.noise, ": noise must be float32 or float64, got ", io::npy_descr(z.dtype())));
-  batch<double> x = z.as_batch<double>();
-  if (x.cols() != model.dim())
-    throw shape_error(detail::cat(o.noise, ": noise has D = ", x.cols(), " but the model's mixture has dimension ", model.dim()));
-  for (double v : x.view().span())
-    if (!std::isfinite(v)) throw domain_error(detail::cat(o.noise, ": noise contains a non-finite value"));
+  const std::size_t dim = model.dim();
+
+  // The initial unit noise of the whole run: from the file, or keyed (seed, row, initial_noise_step).
+  std::optional<io::npy_array> z;
+  std::size_t n = o.num_samples;
+  if (!o.noise.empty()) {
+    z = read_float_array(o.noise, 2, "noise", "(N, D)");
+    n = z->shape[0];
+    if (z->shape[1] != dim)
+      throw shape_error(detail::cat(o.noise, ": noise has D = ", z->shape[1], " but the model's mixture has dimension ", dim));
+  }
+  const row_range rows = parse_shard(o.shard, n);
+  batch<double> x(rows.end - rows.begin, dim);
+  if (z) {
+    const batch<double> all = z->as_batch<double>();
+    require_finite(all.view().span(), o.noise, "noise");
+    std::copy(all.data() + rows.begin * dim, all.data() + rows.end * dim, x.data());
+  } else {
+    random::fill_normal(o.seed, x.view(), rows.begin, random::initial_noise_step);
+  }
+
+  // Step noise: injected (S >= steps, N, D) or keyed by the seed; either serves global rows.
+  std::optional<io::npy_array> w_file;
+  batch<double> w;
+  runtime_noise<double> noise{keyed_noise{o.seed, rows.begin}, {}};
+  if (!o.step_noise.empty()) {
+    w_file = read_float_array(o.step_noise, 3, "step noise", "(S, N, D)");
+    const auto& sh = w_file->shape;
+    if (sh[0] < o.steps || sh[1] != n || sh[2] != dim)
+      throw shape_error(detail::cat(o.step_noise, ": step noise is (", sh[0], ", ", sh[1], ", ", sh[2], "); this run needs (S >= ",
+                                    o.steps, ", ", n, ", ", dim, ")"));
+    w = batch<double>(sh[0] * sh[1], sh[2]);
+    const std::vector<double> all = w_file->as<double>();
+    std::copy(all.begin(), all.end(), w.data());
+    require_finite(w.view().span(), o.step_noise, "step noise");
+    noise.injected = injected_noise<double>{w.data(), sh[0], n, dim, rows.begin};
+  }
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> frames;
   const trajectory_recorder rec{o.trajectory.empty() ? nullptr : &frames};
-  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec) : run_diffusers(o, model, x, rec);
+  // The observer records whole states after each step, so a recorded run is one chunk.
+  const ferry::sample_options run{.threads = o.trajectory.empty() ? o.threads : 1};
+  auto run_with = [&](const auto& observer) {
+    return o.scheduler_config.empty() ? run_native(o, model, x, observer, noise, run)
+                                      : run_diffusers(o, model, x, observer, noise, run);
+  };
+  const sample_stats st = o.trajectory.empty() ? run_with(no_observer{}) : run_with(rec);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  if (z.dtype() == io::npy_dtype::f4) {
+  if (z && z->dtype() == io::npy_dtype::f4) {
     std::vector<float> f(x.size());
     for (std::size_t i = 0; i < f.size(); ++i) f[i] = float(x.data()[i]);
     io::write_npy<float>(o.out, f.data(), {x.rows(), x.cols()});
@@ -132,11 +216,24 @@ void run_sample(const sample_options& o) {
 
 void add_sample_command(CLI::App& app) {
   auto opt = std::make_shared<sample_options>();
-  auto* cmd = app.add_subcommand("sample", "sample from unit noise with a deterministic sampler");
+  auto* cmd = app.add_subcommand("sample", "sample from unit noise with a deterministic or stochastic sampler");
   cmd->add_option("--model", opt->model, "the model: gmm:PATH (exact Gaussian mixture, JSON)")->required();
-  cmd->add_option("--noise", opt->noise, "unit Gaussian noise z, .npy (N, D) float32 or float64")->required();
+  auto* noise = cmd->add_option("--noise", opt->noise, "unit Gaussian noise z, .npy (N, D) float32 or float64");
+  cmd->add_option("--num-samples", opt->num_samples, "draw N samples' initial noise from --seed instead of --noise")
+      ->excludes(noise)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", opt->seed, "keys the initial noise (with --num-samples) and every step's noise")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--step-noise", opt->step_noise,
+                  "inject the step noise: .npy (S >= steps, N, D); step i uses W[i] for its one normal draw");
+  cmd->add_option("--threads", opt->threads, "threads over rows (results are the same for any count)")->capture_default_str();
+  cmd->add_option("--shard", opt->shard, "sample only rows [I*N/K, (I+1)*N/K) of the run: I/K");
   cmd->add_option("--steps", opt->steps, "number of solver steps (diffusers: set_timesteps' argument)")->required();
-  cmd->add_option("--out", opt->out, "where to write the samples, .npy in the dtype of the noise")->required();
+  cmd->add_option("--out", opt->out, "where to write the samples, .npy in the dtype of the noise (float64 when drawn)")->required();
+  cmd->add_option("--eta", opt->stochastic.eta,
+                  "noise scale: ancestral/SDE samplers (default 1; euler-maruyama: 0 = PF-ODE, 1 = reverse SDE), "
+                  "ddim and diffusers DDIM/TCD step(eta) (default 0 for ddim)");
   cmd->add_option("--trajectory", opt->trajectory,
                   "also write the state before the first and after every step, .npy (steps+1, N, D) float64");
   auto* cfg = cmd->add_option("--scheduler-config", opt->scheduler_config,
@@ -144,9 +241,9 @@ void add_sample_command(CLI::App& app) {
   auto native = [&](CLI::Option* o) { return o->excludes(cfg); };
   native(cmd->add_option("--process", opt->process, "vp-linear | vp-cosine | ve | edm | flow")->capture_default_str());
   native(cmd->add_option("--grid", opt->grid, "uniform | uniform-logsnr | quadratic | karras | exponential")->capture_default_str());
-  native(cmd->add_option("--solver", opt->solver,
-                         "euler heun midpoint rk4 dopri5 ddim dpmpp-1 dpmpp-2m dpmpp-3m dpmpp-2s unipc deis lms")
-             ->capture_default_str());
+  std::string names;
+  for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);
+  native(cmd->add_option("--solver", opt->solver, names)->capture_default_str());
   native(cmd->add_option("--prediction", opt->prediction,
                          "what the model predicts: epsilon | data | v | score | velocity (default: data, velocity for flow)"));
   native(cmd->add_option("--sigma-min", opt->sigma_min, "low end of the grid, as σ/α"));
@@ -162,6 +259,17 @@ void add_sample_command(CLI::App& app) {
   native(cmd->add_option("--order", opt->order, "unipc/deis order (1-3), lms order (1-4)"));
   native(cmd->add_flag("--diffusers-rules", opt->diffusers_rules, "multistep solvers lower their order at the end as diffusers does"));
   native(cmd->add_flag("--taylor-3m", opt->taylor_3m, "dpmpp-3m with the D2 weight that makes it third order (peers: off)"));
+  native(cmd->add_option("--s-noise", opt->stochastic.s_noise, "scale of every injected normal (k-diffusion s_noise)")
+             ->capture_default_str());
+  native(cmd->add_option("--s-churn", opt->stochastic.s_churn, "euler/heun churn S_churn (Karras et al. 2022, Alg. 2)")
+             ->capture_default_str());
+  native(cmd->add_option("--s-tmin", opt->stochastic.s_tmin, "churn only for sigma >= S_tmin")->capture_default_str());
+  native(cmd->add_option("--s-tmax", opt->stochastic.s_tmax, "churn only for sigma <= S_tmax")->capture_default_str());
+  native(cmd->add_option("--snr", opt->stochastic.snr, "pc-langevin corrector signal-to-noise ratio r")->capture_default_str());
+  native(cmd->add_option("--langevin-steps", opt->stochastic.langevin_steps, "pc-langevin corrector steps per step")
+             ->capture_default_str());
+  native(cmd->add_option("--solver-type", opt->stochastic.solver_type, "dpmpp-2m-sde / dpmpp-3m-sde: midpoint | heun")
+             ->capture_default_str());
   cmd->callback([opt] { run_sample(*opt); });
 }
 

@@ -16,6 +16,7 @@
 // x̃ = x/α, which only changes the initial scale (initial_scale) — both end at σ = 0 where α = 1.
 // thresholding / clip_sample become pf_ode's data transform.
 #include <cstddef>
+#include <optional>
 #include <utility>
 
 #include "ferry/compat/diffusers_config.hpp"
@@ -80,33 +81,48 @@ struct exact_level_model {
   }
 };
 
+/// Keyword arguments of a diffusers scheduler's step(): DDIM's eta (0 unless given) and TCD's eta
+/// (the paper's γ).
+struct step_kwargs {
+  std::optional<double> eta{};
+};
+
 namespace detail {
 
-template <class Solver, class Process, class Model, class Transform, class Observer>
+/// What a run needs besides the solver and the problem's parts: the noise of stochastic classes,
+/// the driver's options (threads, chunks) and diffusers' step() keyword arguments.
+template <class Noise>
+struct run_context {
+  Noise noise;
+  sample_options options;
+  step_kwargs kwargs;
+};
+
+template <class Solver, class Process, class Model, class Transform, class Observer, class Noise>
 sample_stats run(Solver solver, const Process& process, Model& model, Transform transform, const schedule<double>& s,
-                 batch_view<double> x, Observer& observer) {
-  pf_ode<Process, Model, Transform> problem(process, model, std::move(transform));
-  return ferry::sample(problem, s, solver, x, observer);
+                 batch_view<double> x, Observer& observer, const run_context<Noise>& ctx) {
+  pf_ode<Process, Model, Transform, Noise> problem(process, model, std::move(transform), ctx.noise);
+  return ferry::sample(problem, s, solver, x, observer, ctx.options);
 }
 
 template <template <int, class> class Solver, class Options, class... Args>
-sample_stats run_order(int order, const Options& opt, Args&&... args) {
+sample_stats run_order(int order, const Options& opt, Args&&... args) {  // args: run()'s after the solver
   return with_order<Solver>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
 }
 
-template <class Process, class Model, class Transform, class Observer>
+template <class Process, class Model, class Transform, class Observer, class Noise>
 sample_stats run_class(const diffusers_config& c, const Process& process, Model& user_model, Transform transform,
-                       const schedule<double>& s, batch_view<double> x, Observer& obs) {
+                       const schedule<double>& s, batch_view<double> x, Observer& obs, const run_context<Noise>& ctx) {
   exact_level_model<Model> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
   switch (c.kind) {
-    case scheduler_class::ddim: return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs);
+    case scheduler_class::ddim: return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::dpm_multistep: {
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
       o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
       o.lower_order_final = c.lower_order_final;
       o.euler_at_final = c.euler_at_final;
-      return run_order<dpmpp_multistep>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+      return run_order<dpmpp_multistep>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::unipc: {
       unipc_options o;
@@ -115,20 +131,20 @@ sample_stats run_class(const diffusers_config& c, const Process& process, Model&
       o.lower_order_final = c.lower_order_final;
       for (long long i : c.disable_corrector)
         if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
-      return run_order<unipc>(c.solver_order, o, process, model, std::move(transform), s, x, obs);
+      return run_order<unipc>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::deis: {
       deis_options o;
       o.lower_order_final = c.lower_order_final;
       o.float32_coefficients = true;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
       o.float32_log = compat::detail::numpy_logf;
-      return run_order<deis>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs);
+      return run_order<deis>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::euler:
-      return run(euler<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs);
+      return run(euler<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::heun:
-      return run(heun<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs);
-    case scheduler_class::lms: return run(lms<4, double>{}, process, user_model, std::move(transform), s, x, obs);
+      return run(heun<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::lms: return run(lms<4, double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::flow_euler: break;
   }
   throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
@@ -138,21 +154,23 @@ sample_stats run_class(const diffusers_config& c, const Process& process, Model&
 
 /// Samples x in place with the scheduler `c` over the grid `g`; x must hold initial_scale(c, g)·z.
 /// The model answers in its declared prediction kind (set it to c.prediction_type for a model
-/// trained with that configuration).
-template <class Model, class Observer = no_observer>
+/// trained with that configuration). Stochastic classes draw from `noise` (keyed_noise or
+/// injected_noise); `kwargs` are step()'s keyword arguments (DDIM's and TCD's eta).
+template <class Model, class Observer = no_observer, class Noise = no_noise>
 sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<double> x,
-                    Observer&& observer = {}) {
+                    Observer&& observer = {}, Noise noise = {}, sample_options options = {}, step_kwargs kwargs = {}) {
   const schedule<double> s = to_schedule(g);
+  const detail::run_context<Noise> ctx{std::move(noise), options, kwargs};
   if (c.kind == scheduler_class::flow_euler) {
     const flow<double> process;
-    return detail::run(euler<double>{}, process, model, no_transform{}, s, x, observer);
+    return detail::run(euler<double>{}, process, model, no_transform{}, s, x, observer, ctx);
   }
   const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
   if (c.thresholding)
     return detail::run_class(c, process, model, dynamic_thresholding<double>(c.dynamic_thresholding_ratio, c.sample_max_value), s, x,
-                             observer);
-  if (c.clip_sample) return detail::run_class(c, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer);
-  return detail::run_class(c, process, model, no_transform{}, s, x, observer);
+                             observer, ctx);
+  if (c.clip_sample) return detail::run_class(c, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer, ctx);
+  return detail::run_class(c, process, model, no_transform{}, s, x, observer, ctx);
 }
 
 }  // namespace ferry::compat

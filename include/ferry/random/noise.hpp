@@ -72,4 +72,22 @@ struct injected_noise {
   }
 };
 
+/// Keyed or injected, chosen at run time (one solver instantiation for programs such as the CLI
+/// that decide from their input): injected when `injected.w` is set, keyed otherwise.
+template <class T>
+struct runtime_noise {
+  static constexpr bool active = true;
+  keyed_noise keyed;
+  injected_noise<T> injected;
+
+  runtime_noise for_rows(std::uint64_t offset) const { return {keyed.for_rows(offset), injected.for_rows(offset)}; }
+  bool is_injected() const { return injected.w != nullptr; }
+  void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
+    if (is_injected())
+      injected.normal(step, stream, out);
+    else
+      keyed.normal(step, stream, out);
+  }
+};
+
 }  // namespace ferry

@@ -9,6 +9,8 @@
 // Multistep solvers default to k-diffusion's conventions (no lower-order rule except the step to
 // σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour.
 #include <array>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,14 @@ struct solver_settings {
   int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4); 0 = default
   bool diffusers_rules = false;      ///< lower_order_final as diffusers (multistep solvers)
   bool taylor_3m = false;            ///< dpmpp-3m with the third-order D2 weight (taylor_d2)
+  // Stochastic samplers (k-diffusion's keyword arguments, Karras et al. 2022 Alg. 2, Song et al. 2021):
+  std::optional<double> eta{};       ///< noise scale; unset: 1 for ancestral/SDE samplers, 0 for ddim
+  double s_noise = 1;                ///< extra scale of every injected normal
+  double s_churn = 0, s_tmin = 0;    ///< churn (euler, heun): γ = min(S_churn/n, √2 − 1) on σ ∈ [S_tmin, S_tmax]
+  double s_tmax = std::numeric_limits<double>::infinity();
+  double snr = 0.16;                 ///< pc-langevin: the corrector's signal-to-noise ratio r
+  int langevin_steps = 1;            ///< pc-langevin: corrector steps per predictor step
+  std::string solver_type = "midpoint";  ///< dpmpp-2m-sde/3m-sde: midpoint | heun
 };
 
 namespace detail {
