@@ -1,7 +1,8 @@
 #pragma once
-// A tiny PNG plotter for the CLI: a 2-D density as a heat map (log scale), points on top, and an
-// axes frame with tick labels. Pixels are drawn by hand; stb_image_write encodes the PNG (its
-// implementation lives in stb_impl.cpp) and stb_easy_font supplies the digits.
+// A tiny PNG plotter for the CLI: panels of a 2-D density as a heat map (log scale) with points and
+// paths on top, log-log line charts with a legend, axes frames with tick labels. Pixels are drawn
+// by hand; stb_image_write encodes the PNG (its implementation lives in stb_impl.cpp) and
+// stb_easy_font supplies the letters.
 #include <stb/stb_easy_font.h>
 #include <stb/stb_image_write.h>
 
@@ -13,6 +14,7 @@
 #include <functional>
 #include <limits>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -79,7 +81,9 @@ class canvas {
   /// ASCII text with its top-left corner at (x, y), each font pixel drawn as scale × scale.
   void text(int x, int y, const std::string& s, int scale, rgb c) {
     std::string buf = s;
-    std::vector<char> quads(s.size() * 300 + 64);  // stb_easy_font needs ~270 bytes per character
+    // stb_easy_font writes 64 bytes per segment and silently drops segments that do not fit: up to
+    // 10 segments a glyph ('0' has 6, and a 300-byte budget cut its right stroke).
+    std::vector<char> quads(s.size() * 640 + 64);
     const int n = stb_easy_font_print(0, 0, buf.data(), nullptr, quads.data(), int(quads.size()));
     struct vertex { float x, y, z; std::uint8_t rgba[4]; };
     static_assert(sizeof(vertex) == 16, "stb_easy_font vertices are 16 bytes");
@@ -87,6 +91,16 @@ class canvas {
       vertex v[4];
       std::copy_n(quads.data() + std::size_t(q) * sizeof v, sizeof v, reinterpret_cast<char*>(v));
       fill(x + int(v[0].x) * scale, y + int(v[0].y) * scale, x + int(v[2].x) * scale, y + int(v[2].y) * scale, c);
+    }
+  }
+  /// A line of width ~1.5 px from (x0, y0) to (x1, y1); dashed with `dash` > 0 (pixels on, then off).
+  void line(double x0, double y0, double x1, double y1, rgb c, double a = 1, int dash = 0) {
+    const double len = std::hypot(x1 - x0, y1 - y0);
+    const int n = std::max(1, int(std::ceil(len * 2)));
+    for (int i = 0; i <= n; ++i) {
+      const double u = double(i) / n;
+      if (dash > 0 && int(u * len / dash) % 2 == 1) continue;
+      disc(x0 + u * (x1 - x0), y0 + u * (y1 - y0), 0.75, c, a);
     }
   }
   static int text_width(const std::string& s, int scale) {
@@ -121,67 +135,196 @@ inline std::string tick_label(double v) {
   return s == "-0" ? "0" : s;
 }
 
+/// Ten distinguishable colours (Tableau 10).
+inline rgb palette(std::size_t i) {
+  static constexpr std::array<rgb, 10> c = {{{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189},
+                                            {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}}};
+  return c[i % c.size()];
+}
+
+/// Decades 10^k inside [lo, hi] (lo > 0), and 2·10^k, 5·10^k when fewer than three decades show.
+inline std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> t;
+  const bool fine = std::log10(hi / lo) < 2.5;
+  for (int k = int(std::floor(std::log10(lo))); k <= int(std::ceil(std::log10(hi))); ++k)
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double v = m * std::pow(10.0, k);
+      if ((m == 1.0 || fine) && v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) t.push_back(v);
+    }
+  return t;
+}
+
+/// 0.05, 20, 1e-4, 2e-5: six significant digits at most, exponents outside 1e-3 … 1e4.
+inline std::string log_tick_label(double v) {
+  const int k = int(std::floor(std::log10(v) + 1e-9));
+  std::ostringstream os;
+  os.precision(6);
+  if (k >= -3 && k <= 4)
+    os << v;
+  else
+    os << std::lround(v / std::pow(10.0, k)) << "e" << k;
+  return os.str();
+}
+
+inline void frame_box(canvas& img, int x0, int y0, int w, int h, rgb ink) {
+  img.fill(x0 - 1, y0 - 1, x0 + w + 1, y0, ink);
+  img.fill(x0 - 1, y0 + h, x0 + w + 1, y0 + h + 1, ink);
+  img.fill(x0 - 1, y0 - 1, x0, y0 + h + 1, ink);
+  img.fill(x0 + w, y0 - 1, x0 + w + 1, y0 + h + 1, ink);
+}
+
 }  // namespace detail
+
+/// A rectangle of an image: where a panel's data area goes (axes and labels are drawn around it).
+struct panel_box {
+  int x = 0, y = 0, w = 0, h = 0;
+};
+
+/// A path in data coordinates (x0 y0 x1 y1 …), drawn as a polyline.
+struct path2d {
+  std::vector<double> xy;
+  detail::rgb color{255, 255, 255};
+};
+
+/// The heat map of plot.log_density in box b, the points xy on top, then the paths; axes with ticks.
+inline void draw_density_panel(detail::canvas& img, panel_box b, const density_plot& plot, std::span<const double> xy,
+                               std::span<const path2d> paths = {}) {
+  using detail::rgb;
+  const plot_frame f = plot.frame;
+  constexpr int font = 2;
+  auto px = [&](double x) { return b.x + (x - f.x_min) / (f.x_max - f.x_min) * b.w; };
+  auto py = [&](double y) { return b.y + (f.y_max - y) / (f.y_max - f.y_min) * b.h; };
+  std::vector<double> lp(std::size_t(b.w) * std::size_t(b.h));
+  double top_lp = -std::numeric_limits<double>::infinity();
+  for (int r = 0; r < b.h; ++r)
+    for (int c = 0; c < b.w; ++c) {
+      const double x = f.x_min + (c + 0.5) / b.w * (f.x_max - f.x_min), y = f.y_max - (r + 0.5) / b.h * (f.y_max - f.y_min);
+      const double v = plot.log_density(x, y);
+      lp[std::size_t(r) * std::size_t(b.w) + std::size_t(c)] = v;
+      if (v > top_lp) top_lp = v;
+    }
+  for (int r = 0; r < b.h; ++r)
+    for (int c = 0; c < b.w; ++c) {
+      const double v = lp[std::size_t(r) * std::size_t(b.w) + std::size_t(c)];
+      img.blend(b.x + c, b.y + r, detail::viridis(std::isfinite(v) ? 1 + (v - top_lp) / plot.log_range : 0));
+    }
+  auto inside = [&](double x, double y) {
+    return std::isfinite(x) && std::isfinite(y) && x >= f.x_min && x <= f.x_max && y >= f.y_min && y <= f.y_max;
+  };
+  const double radius = b.w >= 500 ? 1.8 : 1.3;
+  for (std::size_t i = 0; i + 1 < xy.size(); i += 2)
+    if (inside(xy[i], xy[i + 1])) img.disc(px(xy[i]), py(xy[i + 1]), radius, rgb{240, 50, 40}, 0.85);
+  for (const path2d& p : paths)
+    for (std::size_t i = 0; i + 3 < p.xy.size(); i += 2)
+      if (inside(p.xy[i], p.xy[i + 1]) && inside(p.xy[i + 2], p.xy[i + 3]))
+        img.line(px(p.xy[i]), py(p.xy[i + 1]), px(p.xy[i + 2]), py(p.xy[i + 3]), p.color, 0.9);
+
+  const rgb ink{20, 20, 20};
+  detail::frame_box(img, b.x, b.y, b.w, b.h, ink);
+  for (double t : detail::nice_ticks(f.x_min, f.x_max)) {
+    const int x = int(std::lround(px(t)));
+    img.fill(x, b.y + b.h + 1, x + 1, b.y + b.h + 7, ink);
+    const std::string s = detail::tick_label(t);
+    img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
+  }
+  for (double t : detail::nice_ticks(f.y_min, f.y_max)) {
+    const int y = int(std::lround(py(t)));
+    img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
+    const std::string s = detail::tick_label(t);
+    img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
+  }
+  if (!plot.title.empty()) img.text(b.x, b.y - 26, plot.title, font, ink);
+}
+
+/// One line of a chart: points (x_i, y_i) joined, with a marker at each.
+struct series {
+  std::string label;
+  std::vector<double> x, y;
+  detail::rgb color{0, 0, 0};
+  bool dashed = false;
+};
+
+struct loglog_chart {
+  std::string title, x_label;  // the title names the y quantity
+  std::vector<series> lines;
+  double floor = 0;            ///< a horizontal dotted reference line (0: none)
+  std::string floor_label;
+};
+
+/// A log-log chart of c's lines in box b; the axes span the positive data (and the floor).
+inline void draw_loglog_panel(detail::canvas& img, panel_box b, const loglog_chart& c) {
+  using detail::rgb;
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = 0, y_lo = x_lo, y_hi = 0;
+  for (const series& s : c.lines)
+    for (std::size_t i = 0; i < s.x.size(); ++i)
+      if (s.x[i] > 0 && s.y[i] > 0 && std::isfinite(s.y[i]))
+        x_lo = std::min(x_lo, s.x[i]), x_hi = std::max(x_hi, s.x[i]), y_lo = std::min(y_lo, s.y[i]), y_hi = std::max(y_hi, s.y[i]);
+  if (c.floor > 0) y_lo = std::min(y_lo, c.floor), y_hi = std::max(y_hi, c.floor);
+  if (!(x_hi > 0)) x_lo = 1, x_hi = 10, y_lo = 1, y_hi = 10;
+  // Pad by a fraction of a decade so markers stay inside, and widen to a whole decade at least.
+  const double lx0 = std::log10(x_lo) - 0.08, lx1 = std::log10(x_hi) + 0.08;
+  double ly0 = std::log10(y_lo) - 0.1, ly1 = std::log10(y_hi) + 0.1;
+  if (ly1 - ly0 < 1) ly0 = (ly0 + ly1) / 2 - 0.5, ly1 = ly0 + 1;
+  auto px = [&](double x) { return b.x + (std::log10(x) - lx0) / (lx1 - lx0) * b.w; };
+  auto py = [&](double y) { return b.y + (ly1 - std::log10(y)) / (ly1 - ly0) * b.h; };
+  constexpr int font = 2;
+  const rgb ink{20, 20, 20}, grid{225, 225, 225};
+  for (double t : detail::log_ticks(std::pow(10.0, lx0), std::pow(10.0, lx1))) {
+    const int x = int(std::lround(px(t)));
+    img.fill(x, b.y, x + 1, b.y + b.h, grid);
+    img.fill(x, b.y + b.h + 1, x + 1, b.y + b.h + 7, ink);
+    const std::string s = detail::log_tick_label(t);
+    img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
+  }
+  for (double t : detail::log_ticks(std::pow(10.0, ly0), std::pow(10.0, ly1))) {
+    const int y = int(std::lround(py(t)));
+    img.fill(b.x, y, b.x + b.w, y + 1, grid);
+    img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
+    const std::string s = detail::log_tick_label(t);
+    img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
+  }
+  if (c.floor > 0) {
+    img.line(b.x, py(c.floor), b.x + b.w, py(c.floor), rgb{90, 90, 90}, 1, 3);
+    img.text(b.x + 6, int(py(c.floor)) - 18, c.floor_label, font, rgb{90, 90, 90});
+  }
+  for (const series& s : c.lines) {
+    for (std::size_t i = 0; i + 1 < s.x.size(); ++i)
+      if (s.y[i] > 0 && s.y[i + 1] > 0 && std::isfinite(s.y[i]) && std::isfinite(s.y[i + 1]))
+        img.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), s.color, 1, s.dashed ? 5 : 0);
+    for (std::size_t i = 0; i < s.x.size(); ++i)
+      if (s.y[i] > 0 && std::isfinite(s.y[i])) img.disc(px(s.x[i]), py(s.y[i]), 3, s.color, 1);
+  }
+  detail::frame_box(img, b.x, b.y, b.w, b.h, ink);
+  img.text(b.x, b.y - 26, c.title, font, ink);
+  img.text(b.x + b.w / 2 - detail::canvas::text_width(c.x_label, font) / 2, b.y + b.h + 32, c.x_label, font, ink);
+}
+
+/// A legend: one row per series (a short line with a marker, then the label), top-left at (x, y).
+inline void draw_legend(detail::canvas& img, int x, int y, std::span<const series> lines) {
+  constexpr int font = 2, row = 22;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const int yy = y + int(i) * row;
+    img.line(x, yy + 6, x + 28, yy + 6, lines[i].color, 1, lines[i].dashed ? 5 : 0);
+    img.disc(x + 14, yy + 6, 3, lines[i].color, 1);
+    img.text(x + 36, yy, lines[i].label, font, detail::rgb{20, 20, 20});
+  }
+}
+
+/// Writes the image as a PNG, atomically.
+inline void write_png(const std::filesystem::path& path, const detail::canvas& img) { io::write_file_atomically(path, img.png()); }
 
 /// Renders the density heat map with the points (N×2 row-major: x0 y0 x1 y1 …) on top and writes
 /// a PNG to `path` atomically. Throws io_error when the file cannot be written.
 inline void write_density_scatter_png(const std::filesystem::path& path, const density_plot& plot,
                                       std::span<const double> xy) {
-  using detail::rgb;
   const plot_frame f = plot.frame;
   if (!(f.x_max > f.x_min) || !(f.y_max > f.y_min) || plot.width < 200 || plot.height < 200 || xy.size() % 2)
     throw config_error(ferry::detail::cat("plot: bad frame [", f.x_min, ", ", f.x_max, "] x [", f.y_min, ", ", f.y_max,
                                           "], size ", plot.width, "x", plot.height, " or ", xy.size(), " coordinates"));
-  constexpr int left = 64, right = 20, top = 36, bottom = 48, font = 2;
+  constexpr int left = 64, right = 20, top = 36, bottom = 48;
   detail::canvas img(plot.width, plot.height);
-  const int pw = plot.width - left - right, ph = plot.height - top - bottom;
-  auto px = [&](double x) { return left + (x - f.x_min) / (f.x_max - f.x_min) * pw; };
-  auto py = [&](double y) { return top + (f.y_max - y) / (f.y_max - f.y_min) * ph; };
-
-  // Heat map of log p at pixel centres, scaled to [max − log_range, max].
-  std::vector<double> lp(std::size_t(pw) * std::size_t(ph));
-  double top_lp = -std::numeric_limits<double>::infinity();
-  for (int r = 0; r < ph; ++r)
-    for (int c = 0; c < pw; ++c) {
-      const double x = f.x_min + (c + 0.5) / pw * (f.x_max - f.x_min), y = f.y_max - (r + 0.5) / ph * (f.y_max - f.y_min);
-      const double v = plot.log_density(x, y);
-      lp[std::size_t(r) * std::size_t(pw) + std::size_t(c)] = v;
-      if (v > top_lp) top_lp = v;
-    }
-  for (int r = 0; r < ph; ++r)
-    for (int c = 0; c < pw; ++c) {
-      const double v = lp[std::size_t(r) * std::size_t(pw) + std::size_t(c)];
-      img.blend(left + c, top + r, detail::viridis(std::isfinite(v) ? 1 + (v - top_lp) / plot.log_range : 0));
-    }
-
-  // Points: soft red discs, drawn only inside the frame.
-  for (std::size_t i = 0; i + 1 < xy.size(); i += 2) {
-    const double x = xy[i], y = xy[i + 1];
-    if (x < f.x_min || x > f.x_max || y < f.y_min || y > f.y_max || !std::isfinite(x) || !std::isfinite(y)) continue;
-    img.disc(px(x), py(y), 1.8, rgb{240, 50, 40}, 0.85);
-  }
-
-  // Frame, ticks and labels.
-  const rgb ink{20, 20, 20};
-  img.fill(left - 1, top - 1, left + pw + 1, top, ink);
-  img.fill(left - 1, top + ph, left + pw + 1, top + ph + 1, ink);
-  img.fill(left - 1, top - 1, left, top + ph + 1, ink);
-  img.fill(left + pw, top - 1, left + pw + 1, top + ph + 1, ink);
-  for (double t : detail::nice_ticks(f.x_min, f.x_max)) {
-    const int x = int(std::lround(px(t)));
-    img.fill(x, top + ph + 1, x + 1, top + ph + 7, ink);
-    const std::string s = detail::tick_label(t);
-    img.text(x - detail::canvas::text_width(s, font) / 2, top + ph + 11, s, font, ink);
-  }
-  for (double t : detail::nice_ticks(f.y_min, f.y_max)) {
-    const int y = int(std::lround(py(t)));
-    img.fill(left - 7, y, left - 1, y + 1, ink);
-    const std::string s = detail::tick_label(t);
-    img.text(left - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
-  }
-  if (!plot.title.empty()) img.text(left, 10, plot.title, font, ink);
-
-  io::write_file_atomically(path, img.png());
+  draw_density_panel(img, {left, top, plot.width - left - right, plot.height - top - bottom}, plot, xy);
+  write_png(path, img);
 }
 
 }  // namespace ferry::cli
