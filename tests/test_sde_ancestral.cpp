@@ -16,6 +16,8 @@
 #include "ferry/process/edm.hpp"
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
+#include "ferry/solvers/driver.hpp"
+#include "ferry/solvers/pf_ode.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/ode/heun.hpp"
