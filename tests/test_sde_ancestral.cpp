@@ -10,6 +10,7 @@
 
 #include "catch.hpp"
 #include "test_support.hpp"
+#include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -17,10 +18,8 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/solvers/driver.hpp"
-#include "ferry/solvers/pf_ode.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
-#include "ferry/solvers/ode/euler.hpp"
-#include "ferry/solvers/ode/heun.hpp"
+#include "ferry/solvers/registry.hpp"
 #include "ferry/solvers/sde/consistency.hpp"
 #include "ferry/solvers/sde/ddim_eta.hpp"
 #include "ferry/solvers/sde/ddpm.hpp"
@@ -59,25 +58,35 @@ batch<double> scaled_noise(double scale) {
   return x;
 }
 
-// The solver of a k-diffusion case, from its flags (the registry maps the same names).
-template <class F>
-void with_native_solver(const nlohmann::json& c, F&& f) {
-  const std::string name = c.at("solver").get<std::string>();
-  double eta = 1, s_noise = 1;
-  churn_options churn;
+batch<double> run_diffusers(const nlohmann::json& c) {
+  const compat::diffusers_config cfg = compat::parse_diffusers_config(c.at("scheduler_config"));
+  const compat::diffusers_grid g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+  // The grid is the peer's own.
+  std::vector<double> want = c.at("grid").at("timesteps").get<std::vector<double>>();
+  CHECK(g.timesteps == want);
+  auto model = gaussian_mixture<double>::load(sde_dir + "gmm.json");
+  model.predicts = cfg.prediction_type;
+  batch<double> x = scaled_noise(compat::initial_scale(cfg, g));
+  compat::step_kwargs kw;
+  if (c.at("step_kwargs").contains("eta")) kw.eta = c.at("step_kwargs").at("eta").get<double>();
+  compat::sample(cfg, g, model, x.view(), no_observer{}, injected().source(), sample_options{}, kw);
+  return x;
+}
+
+solver_settings native_settings(const nlohmann::json& c) {
+  solver_settings s;
+  s.name = c.at("solver").get<std::string>();
+  s.time = ode_time::sigma;
   for (const auto& [flag, v] : c.at("options").items()) {
     const double d = v.get<double>();
-    if (flag == "--eta") eta = d;
-    else if (flag == "--s-noise") s_noise = d, churn.s_noise = d;
-    else if (flag == "--s-churn") churn.s_churn = d;
-    else if (flag == "--s-tmin") churn.s_tmin = d;
-    else if (flag == "--s-tmax") churn.s_tmax = d;
+    if (flag == "--eta") s.eta = d;
+    else if (flag == "--s-noise") s.s_noise = d;
+    else if (flag == "--s-churn") s.s_churn = d;
+    else if (flag == "--s-tmin") s.s_tmin = d;
+    else if (flag == "--s-tmax") s.s_tmax = d;
     else FAIL("unknown option " << flag);
   }
-  if (name == "euler-ancestral") f(euler_ancestral<double>(eta, s_noise));
-  else if (name == "euler") f(edm_churn<euler<double>>(euler<double>({.time = ode_time::sigma}), churn));
-  else if (name == "heun") f(edm_churn<heun<double>>(heun<double>({.time = ode_time::sigma}), churn));
-  else FAIL("no solver " << name);
+  return s;
 }
 
 batch<double> run_native(const nlohmann::json& c) {
@@ -90,11 +99,16 @@ batch<double> run_native(const nlohmann::json& c) {
   model.predicts = parse_prediction(c.at("prediction").get<std::string>());
   batch<double> x = scaled_noise(*spec.sigma_max);
   pf_ode<edm<double>, gaussian_mixture<double>, no_transform, injected_noise<double>> problem(process, model, {}, injected().source());
-  with_native_solver(c, [&](auto solver) { ferry::sample(problem, sched, solver, x.view()); });
+  with_solver(native_settings(c), [&](auto solver) { return ferry::sample(problem, sched, solver, x.view()); });
   return x;
 }
 
-const std::vector<std::string> my_cases = {"kd_euler_ancestral_karras_25", "kd_heun_karras_12", "kd_euler_karras_25"};
+const std::vector<std::string> my_cases = {
+    "ddpm_linear_25",       "ddpm_fixed_large_25",          "ddpm_clip_trailing_12",
+    "ddim_eta1_sd_12",      "ddim_eta05_ddpm_trailing_12",  "euler_ancestral_sd_25",
+    "euler_ancestral_vpred_trailing_12", "lcm_sd_4",        "lcm_sd_8",
+    "tcd_sd_4_gamma03",     "kd_euler_ancestral_karras_25", "kd_heun_karras_12",
+    "kd_euler_karras_25"};
 
 }  // namespace
 
@@ -103,7 +117,7 @@ TEST_CASE("ancestral, churn and consistency samplers reproduce the peers under i
   summary << "max |ferry - peer| per case:";
   for (const std::string& name : my_cases) {
     const nlohmann::json& c = sde_cases().at(name);
-    const batch<double> x = run_native(c);
+    const batch<double> x = c.at("kind") == "diffusers" ? run_diffusers(c) : run_native(c);
     const double diff = ferry_test::max_abs_diff(x, load_sde(name));
     INFO(name << ": max |ferry - peer| = " << diff);
     CHECK(diff < 1e-4);
