@@ -25,7 +25,7 @@
 namespace ferry::compat {
 
 /// The diffusers scheduler classes ferry reproduces.
-enum class scheduler_class { ddim, dpm_multistep, euler, heun, lms, unipc, deis, flow_euler };
+enum class scheduler_class { ddim, dpm_multistep, euler, heun, lms, unipc, deis, flow_euler, ddpm, euler_ancestral, lcm, tcd };
 
 constexpr std::string_view class_name(scheduler_class c) {
   switch (c) {
@@ -37,6 +37,10 @@ constexpr std::string_view class_name(scheduler_class c) {
     case scheduler_class::unipc: return "UniPCMultistepScheduler";
     case scheduler_class::deis: return "DEISMultistepScheduler";
     case scheduler_class::flow_euler: return "FlowMatchEulerDiscreteScheduler";
+    case scheduler_class::ddpm: return "DDPMScheduler";
+    case scheduler_class::euler_ancestral: return "EulerAncestralDiscreteScheduler";
+    case scheduler_class::lcm: return "LCMScheduler";
+    case scheduler_class::tcd: return "TCDScheduler";
   }
   return "?";
 }
@@ -90,6 +94,12 @@ struct diffusers_config {
   double lambda_min_clipped = -std::numeric_limits<double>::infinity();
   bool predict_x0 = true;                 ///< UniPC
   std::vector<long long> disable_corrector;  ///< UniPC: steps whose corrector is skipped
+
+  // DDPM: `variance_type` (fixed_small | fixed_large)
+  bool variance_fixed_large = false;
+  // LCM, TCD: the distillation schedule's step count and the boundary condition's timestep scale
+  std::size_t original_inference_steps = 50;
+  double timestep_scaling = 10;
 
   // flow matching
   double shift = 1;
@@ -200,7 +210,22 @@ inline const std::vector<std::string_view>& accepted_keys(scheduler_class k) {
       "num_train_timesteps", "shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len",
       "max_image_seq_len", "invert_sigmas", "shift_terminal", "use_karras_sigmas", "use_exponential_sigmas",
       "use_beta_sigmas", "time_shift_type", "stochastic_sampling"};
+  static const std::vector<std::string_view> ddpm{
+      "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "variance_type", "clip_sample",
+      "prediction_type", "thresholding", "dynamic_thresholding_ratio", "clip_sample_range", "sample_max_value",
+      "timestep_spacing", "steps_offset", "rescale_betas_zero_snr"};
+  static const std::vector<std::string_view> euler_ancestral{
+      "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type",
+      "timestep_spacing", "steps_offset", "rescale_betas_zero_snr"};
+  static const std::vector<std::string_view> lcm{
+      "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "original_inference_steps",
+      "clip_sample", "clip_sample_range", "set_alpha_to_one", "steps_offset", "prediction_type", "thresholding",
+      "dynamic_thresholding_ratio", "sample_max_value", "timestep_spacing", "timestep_scaling", "rescale_betas_zero_snr"};
   switch (k) {
+    case sc::ddpm: return ddpm;
+    case sc::euler_ancestral: return euler_ancestral;
+    case sc::lcm:
+    case sc::tcd: return lcm;  // the same __init__ arguments
     case sc::ddim: return ddim;
     case sc::dpm_multistep: return dpm;
     case sc::euler: return euler;
@@ -241,6 +266,17 @@ inline diffusers_config default_config(scheduler_class k) {
       c.algorithm_type = algorithm::deis;
       break;
     case sc::flow_euler: c.prediction_type = prediction::velocity; break;
+    case sc::ddpm:
+      c.spacing = timestep_spacing::leading;
+      c.clip_sample = true;
+      break;
+    case sc::lcm:
+    case sc::tcd:
+      c.beta_start = 0.00085;
+      c.beta_end = 0.012;
+      c.betas = beta_schedule::scaled_linear;
+      c.spacing = timestep_spacing::leading;
+      break;
     default: break;
   }
   return c;
@@ -257,15 +293,18 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
     if (it == j.end())
       throw config_error(cat(where, ": no \"_class_name\"; expected one of DDIMScheduler, DPMSolverMultistepScheduler, "
                                     "EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, "
-                                    "UniPCMultistepScheduler, DEISMultistepScheduler or FlowMatchEulerDiscreteScheduler"));
+                                    "UniPCMultistepScheduler, DEISMultistepScheduler, FlowMatchEulerDiscreteScheduler, "
+                                    "DDPMScheduler, EulerAncestralDiscreteScheduler, LCMScheduler or TCDScheduler"));
     bool found = false;
-    for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler})
+    for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler, sc::ddpm,
+                 sc::euler_ancestral, sc::lcm, sc::tcd})
       if (it->is_string() && it->get<std::string>() == class_name(k)) { kind = k; found = true; }
     if (!found)
       throw config_error(cat(where, ": \"_class_name\" is ", it->dump(), "; expected DDIMScheduler, "
                              "DPMSolverMultistepScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler, "
-                             "LMSDiscreteScheduler, UniPCMultistepScheduler, DEISMultistepScheduler or "
-                             "FlowMatchEulerDiscreteScheduler"));
+                             "LMSDiscreteScheduler, UniPCMultistepScheduler, DEISMultistepScheduler, "
+                             "FlowMatchEulerDiscreteScheduler, DDPMScheduler, EulerAncestralDiscreteScheduler, LCMScheduler or "
+                             "TCDScheduler"));
   }
   diffusers_config c = default_config(*kind);
   const detail::config_reader r{j, where, c};
@@ -333,7 +372,11 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
     else if (key == "use_beta_sigmas") r.only_default(key, v, false, "beta-distributed sigmas");
     else if (key == "use_flow_sigmas") r.only_default(key, v, false, "flow sigmas in a VP scheduler");
     else if (key == "use_dynamic_shifting") r.only_default(key, v, false, "resolution-dependent shifting");
+    else if (key == "variance_type" && k == sc::ddpm)
+      c.variance_fixed_large = r.as_enum<bool>(key, v, {{"fixed_small", false}, {"fixed_large", true}});
     else if (key == "variance_type") r.only_default(key, v, nullptr, "learned variances");
+    else if (key == "original_inference_steps") c.original_inference_steps = static_cast<std::size_t>(r.as_int(key, v, 1, 1 << 24));
+    else if (key == "timestep_scaling") c.timestep_scaling = r.as_positive(key, v);
     else if (key == "solver_p") r.only_default(key, v, nullptr, "a custom UniPC predictor");
     else if (key == "stochastic_sampling") r.only_default(key, v, false, "stochastic flow sampling");
     else if (key == "flow_shift") r.as_positive(key, v);  // read only with use_flow_sigmas

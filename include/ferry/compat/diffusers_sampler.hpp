@@ -11,6 +11,11 @@
 //   HeunDiscreteScheduler            → heun in σ̃
 //   LMSDiscreteScheduler             → lms<4> (diffusers' step(order = 4))
 //   FlowMatchEulerDiscreteScheduler  → euler in the flow time σ: x ← x + (σ_next − σ)·v
+//   DDIMScheduler, step(eta > 0)     → ddim_eta (sde/ddim_eta.hpp)
+//   DDPMScheduler                    → ddpm (variance_type fixed_small | fixed_large)
+//   EulerAncestralDiscreteScheduler  → euler_ancestral in σ̃ (η = 1)
+//   LCMScheduler                     → lcm (boundary condition c_skip, c_out of timestep·timestep_scaling)
+//   TCDScheduler, step(eta = γ)      → tcd, landing its consistency step on floor((1 − γ)·t_prev)
 //
 // The state is kept in the model's own view x = α·x0 + σ·ε; diffusers' Euler/Heun/LMS keep
 // x̃ = x/α, which only changes the initial scale (initial_scale) — both end at σ = 0 where α = 1.
@@ -35,6 +40,10 @@
 #include "ferry/solvers/ode/lms.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
 #include "ferry/solvers/registry.hpp"
+#include "ferry/solvers/sde/consistency.hpp"
+#include "ferry/solvers/sde/ddim_eta.hpp"
+#include "ferry/solvers/sde/ddpm.hpp"
+#include "ferry/solvers/sde/euler_ancestral.hpp"
 
 namespace ferry::compat {
 
@@ -60,6 +69,7 @@ inline schedule<double> to_schedule(const diffusers_grid& g) {
 inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) {
   switch (c.kind) {
     case scheduler_class::euler:
+    case scheduler_class::euler_ancestral:
     case scheduler_class::heun:
     case scheduler_class::lms: return g.init_noise_sigma * g.cur.front().alpha;
     default: return g.init_noise_sigma;
@@ -105,17 +115,45 @@ sample_stats run(Solver solver, const Process& process, Model& model, Transform 
   return ferry::sample(problem, s, solver, x, observer, ctx.options);
 }
 
+/// A stochastic class: it needs a noise source (keyed_noise, injected_noise or runtime_noise).
+template <class Solver, class Process, class Model, class Transform, class Observer, class Noise>
+sample_stats run_stochastic(Solver solver, const diffusers_config& c, const Process& process, Model& model, Transform transform,
+                            const schedule<double>& s, batch_view<double> x, Observer& observer, const run_context<Noise>& ctx) {
+  if constexpr (Noise::active) {
+    return run(std::move(solver), process, model, std::move(transform), s, x, observer, ctx);
+  } else {
+    throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " draws noise at every step; give it a noise source (a seed or ",
+                                          "injected step noise)"));
+  }
+}
+
 template <template <int, class> class Solver, class Options, class... Args>
 sample_stats run_order(int order, const Options& opt, Args&&... args) {  // args: run()'s after the solver
   return with_order<Solver>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
 }
 
 template <class Process, class Model, class Transform, class Observer, class Noise>
-sample_stats run_class(const diffusers_config& c, const Process& process, Model& user_model, Transform transform,
+sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const Process& process, Model& user_model, Transform transform,
                        const schedule<double>& s, batch_view<double> x, Observer& obs, const run_context<Noise>& ctx) {
   exact_level_model<Model> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
   switch (c.kind) {
-    case scheduler_class::ddim: return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::ddim:
+      if (ctx.kwargs.eta.value_or(0) > 0) return run_stochastic(ddim_eta<double>(*ctx.kwargs.eta), c, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::ddpm:
+      return run_stochastic(ddpm<double>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small), c, process,
+                            user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::euler_ancestral:
+      return run_stochastic(euler_ancestral<double>(), c, process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::lcm:
+      return run_stochastic(lcm<double>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}), c, process, user_model,
+                            std::move(transform), s, x, obs, ctx);
+    case scheduler_class::tcd: {
+      // TCDScheduler.step ignores clip_sample and thresholding.
+      const double gamma = ctx.kwargs.eta.value_or(0.3);
+      return run_stochastic(tcd<double>(gamma, compat::detail::tcd_s_levels(c, g, gamma)), c, process, user_model, no_transform{}, s,
+                            x, obs, ctx);
+    }
     case scheduler_class::dpm_multistep: {
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
@@ -167,10 +205,10 @@ sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& m
   }
   const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
   if (c.thresholding)
-    return detail::run_class(c, process, model, dynamic_thresholding<double>(c.dynamic_thresholding_ratio, c.sample_max_value), s, x,
+    return detail::run_class(c, g, process, model, dynamic_thresholding<double>(c.dynamic_thresholding_ratio, c.sample_max_value), s, x,
                              observer, ctx);
-  if (c.clip_sample) return detail::run_class(c, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer, ctx);
-  return detail::run_class(c, process, model, no_transform{}, s, x, observer, ctx);
+  if (c.clip_sample) return detail::run_class(c, g, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer, ctx);
+  return detail::run_class(c, g, process, model, no_transform{}, s, x, observer, ctx);
 }
 
 }  // namespace ferry::compat

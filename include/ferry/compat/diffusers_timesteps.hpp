@@ -416,7 +416,8 @@ inline diffusers_grid multistep_grid(const diffusers_config& c, std::size_t step
 inline diffusers_grid discrete_grid(const diffusers_config& c, std::size_t steps) {
   using sc = scheduler_class;
   diffusers_grid g;
-  const bool euler = c.kind == sc::euler, heun = c.kind == sc::heun, lms = c.kind == sc::lms;
+  // EulerAncestralDiscrete builds its grid as EulerDiscrete does with default options.
+  const bool euler = c.kind == sc::euler || c.kind == sc::euler_ancestral, heun = c.kind == sc::heun, lms = c.kind == sc::lms;
   const sigma_table tab = make_sigma_table(c, euler);
   std::vector<double> t = spaced_timesteps_f32(c, steps);
   std::vector<double> s;
@@ -466,6 +467,82 @@ inline diffusers_grid discrete_grid(const diffusers_config& c, std::size_t steps
     g.next.push_back(vp_level(s[i + 1], i + 1 < n_steps ? t[i + 1] : 0));
   }
   return g;
+}
+
+// DDPMScheduler: DDIM's integer spacing; each step lands on the next timestep of the list, the last one
+// on ᾱ = 1 (`self.one`).
+inline diffusers_grid ddpm_grid(const diffusers_config& c, std::size_t steps) {
+  diffusers_grid g;
+  const std::vector<float> abar = diffusers_alphas_cumprod(config_betas(c));
+  g.timesteps = spaced_timesteps(c, steps, c.num_train_timesteps, false);
+  auto at = [&](double tv) {
+    const auto t = static_cast<long long>(tv);
+    if (t < 0 || t >= static_cast<long long>(abar.size()))
+      throw config_error(ferry::detail::cat("DDPMScheduler.set_timesteps: timestep ", t, " lies outside [0, ", abar.size() - 1,
+                                            "] (steps_offset too large)"));
+    const double a = abar[static_cast<std::size_t>(t)];
+    return level<double>::make(std::sqrt(a), std::sqrt(1 - a), tv);
+  };
+  for (std::size_t i = 0; i < g.timesteps.size(); ++i) {
+    g.model_timesteps.push_back(g.timesteps[i]);
+    g.cur.push_back(at(g.timesteps[i]));
+    g.next.push_back(i + 1 < g.timesteps.size() ? at(g.timesteps[i + 1]) : level<double>::make(1, 0, -1));
+  }
+  return g;
+}
+
+/// LCM's and TCD's timesteps: every k-th of the distillation schedule (k = N // original_inference_steps,
+/// t = k·j − 1 for j = 1 … original_inference_steps), reversed, at floor(linspace(0, len, steps,
+/// endpoint=False)). timestep_spacing is not read.
+inline std::vector<double> consistency_timesteps(const diffusers_config& c, std::size_t steps) {
+  const std::size_t orig = c.original_inference_steps;
+  if (orig > c.num_train_timesteps)
+    throw config_error(ferry::detail::cat(class_name(c.kind), ": original_inference_steps = ", orig, " exceeds num_train_timesteps = ",
+                                          c.num_train_timesteps));
+  if (steps > orig)
+    throw config_error(ferry::detail::cat(class_name(c.kind), ".set_timesteps: steps = ", steps,
+                                          " exceeds original_inference_steps = ", orig));
+  const std::size_t k = c.num_train_timesteps / orig;
+  const double step = double(orig) / double(steps);  // np.linspace(0, orig, steps, endpoint=False)
+  std::vector<double> t;
+  for (std::size_t i = 0; i < steps; ++i) {
+    const auto idx = static_cast<std::size_t>(std::floor(mul_rn(double(i), step)));
+    t.push_back(double((orig - idx) * k) - 1);  // origin[::-1][idx] = k·(orig − idx) − 1
+  }
+  return t;
+}
+
+// LCMScheduler lands its last step on the data (prev_sample = denoised); TCDScheduler's last step lands
+// on timestep 0 (prev_timestep = 0).
+inline diffusers_grid consistency_grid(const diffusers_config& c, std::size_t steps) {
+  diffusers_grid g;
+  const std::vector<float> abar = diffusers_alphas_cumprod(config_betas(c));
+  g.timesteps = consistency_timesteps(c, steps);
+  auto at = [&](double tv) {
+    const double a = abar[static_cast<std::size_t>(tv)];
+    return level<double>::make(std::sqrt(a), std::sqrt(1 - a), tv);
+  };
+  for (std::size_t i = 0; i < g.timesteps.size(); ++i) {
+    g.model_timesteps.push_back(g.timesteps[i]);
+    g.cur.push_back(at(g.timesteps[i]));
+    if (i + 1 < g.timesteps.size()) g.next.push_back(at(g.timesteps[i + 1]));
+    else g.next.push_back(c.kind == scheduler_class::tcd ? at(0) : level<double>::make(1, 0, -1));
+  }
+  return g;
+}
+
+/// TCD's landing levels of its consistency step: s = floor((1 − γ)·t_prev) with the product in float32
+/// (torch: a long tensor times a Python float), at ᾱ_s.
+inline std::vector<level<double>> tcd_s_levels(const diffusers_config& c, const diffusers_grid& g, double gamma) {
+  const std::vector<float> abar = diffusers_alphas_cumprod(config_betas(c));
+  std::vector<level<double>> s;
+  for (std::size_t i = 0; i < g.steps(); ++i) {
+    const double t_prev = i + 1 < g.steps() ? g.timesteps[i + 1] : 0.0;
+    const double ts = std::floor(double(ferry::detail::f32_mul(static_cast<float>(1 - gamma), static_cast<float>(t_prev))));
+    const double a = abar[static_cast<std::size_t>(ts)];
+    s.push_back(level<double>::make(std::sqrt(a), std::sqrt(1 - a), ts));
+  }
+  return s;
 }
 
 inline diffusers_grid flow_grid(const diffusers_config& c, std::size_t steps) {
@@ -529,6 +606,10 @@ inline diffusers_grid set_timesteps(const diffusers_config& c, std::size_t steps
     case sc::heun:
     case sc::lms: g = detail::discrete_grid(c, steps); break;
     case sc::flow_euler: g = detail::flow_grid(c, steps); break;
+    case sc::ddpm: g = detail::ddpm_grid(c, steps); break;
+    case sc::euler_ancestral: g = detail::discrete_grid(c, steps); break;
+    case sc::lcm:
+    case sc::tcd: g = detail::consistency_grid(c, steps); break;
   }
   g.kind = c.kind;
   return g;

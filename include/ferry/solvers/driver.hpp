@@ -71,6 +71,22 @@ sample_stats sample_serial(Problem& problem, const schedule<T>& sched, Solver& s
   return {n, problem.nfe()};
 }
 
+/// Stochastic solvers declare `static constexpr bool stochastic = true`; problems carry a noise source.
+template <class Solver>
+inline constexpr bool is_stochastic = [] {
+  if constexpr (requires { Solver::stochastic; }) return bool(Solver::stochastic);
+  return false;
+}();
+template <class Problem>
+inline constexpr bool has_noise = [] {
+  if constexpr (requires { Problem::noise_type::active; }) return bool(Problem::noise_type::active);
+  return true;  // a custom problem: trust its normal()
+}();
+
+template <class Solver, class Problem, class T, class Observer>
+sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x, Observer& observer,
+                           sample_options opt);
+
 }  // namespace detail
 
 /// Runs `solver` over `sched` on the problem (a pf_ode or anything with reset/nfe and the
@@ -81,6 +97,19 @@ template <class Solver, class Problem, class T, class Observer = no_observer>
 sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x,
                     Observer&& observer = {}, sample_options opt = {}) {
   static_assert(solver_policy<Solver>, "ferry::sample: the solver must declare order, evals_per_step and reset(extent)");
+  if constexpr (detail::is_stochastic<Solver> && !detail::has_noise<Problem>) {
+    // Checked at run time so that programs choosing solvers by name (with_solver) still compile
+    // with a deterministic problem.
+    throw config_error("sample: this solver draws noise at every step; give the problem a noise source (keyed_noise or injected_noise)");
+  } else {
+    return detail::sample_chunks(problem, sched, solver, x, observer, opt);
+  }
+}
+
+namespace detail {
+template <class Solver, class Problem, class T, class Observer>
+sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x, Observer& observer,
+                           sample_options opt) {
   sched.validate();
   if constexpr (requires { solver.check(sched); }) solver.check(sched);  // schedule-dependent limits
   if (opt.threads < 1) throw config_error(detail::cat("sample: threads must be at least 1, got ", opt.threads));
@@ -122,6 +151,7 @@ sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, 
     return stats.front();
   }
 }
+}  // namespace detail
 
 /// Convenience: the PF-ODE of `process` driven by `model`, over the levels of a grid.
 template <class Solver, noise_process P, class M, class T, class Observer = no_observer>

@@ -5,6 +5,10 @@
 //   euler heun midpoint rk4 dopri5     explicit Runge–Kutta on the PF-ODE (time: native | sigma | lambda)
 //   ddim dpmpp-1 dpmpp-2m dpmpp-3m     exponential integrators in λ (DPM-Solver++ in data prediction)
 //   dpmpp-2s unipc deis lms            single-step, predictor–corrector and linear multistep
+//   ddpm euler-ancestral               ancestral samplers (sde/ancestral.hpp); ddim with eta > 0 is one too
+//   lcm tcd                            multistep consistency sampling (sde/consistency.hpp)
+//   euler, heun with s_churn > 0       Karras et al.'s churn around the ODE step (sde/edm_churn.hpp)
+//   euler-maruyama pc-langevin flow-sde  the reverse-time SDE family (sde/euler_maruyama.hpp)
 //
 // Multistep solvers default to k-diffusion's conventions (no lower-order rule except the step to
 // σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour.
@@ -26,11 +30,20 @@
 #include "ferry/solvers/ode/midpoint.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
+#include "ferry/solvers/sde/consistency.hpp"
+#include "ferry/solvers/sde/ddim_eta.hpp"
+#include "ferry/solvers/sde/ddpm.hpp"
+#include "ferry/solvers/sde/edm_churn.hpp"
+#include "ferry/solvers/sde/euler_ancestral.hpp"
+#include "ferry/solvers/sde/euler_maruyama.hpp"
+#include "ferry/solvers/sde/flow_sde.hpp"
+#include "ferry/solvers/sde/pc_langevin.hpp"
 
 namespace ferry {
 
-inline constexpr std::array<std::string_view, 13> solver_names = {
-    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s", "unipc", "deis", "lms"};
+inline constexpr std::array<std::string_view, 20> solver_names = {
+    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s",
+    "unipc", "deis", "lms", "ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde"};
 
 struct solver_settings {
   std::string name = "euler";
@@ -79,12 +92,24 @@ decltype(auto) with_order(int order, const Options& opt, F&& f) {
 template <class F>
 decltype(auto) with_solver(const solver_settings& s, F&& f) {
   const std::string_view n = s.name;
+  const churn_options churn{.s_churn = s.s_churn, .s_tmin = s.s_tmin, .s_tmax = s.s_tmax, .s_noise = s.s_noise};
+  if (n == "euler" && s.s_churn > 0) return f(edm_churn<euler<double>>(euler<double>({.time = s.time}), churn));
+  if (n == "heun" && s.s_churn > 0) return f(edm_churn<heun<double>>(heun<double>({.time = s.time}), churn));
   if (n == "euler") return f(euler<double>({.time = s.time}));
   if (n == "heun") return f(heun<double>({.time = s.time}));
   if (n == "midpoint") return f(midpoint<double>({.time = s.time}));
   if (n == "rk4") return f(rk4<double>({.time = s.time}));
   if (n == "dopri5") return f(dopri5<double>({.rtol = s.rtol, .atol = s.atol, .time = s.time}));
+  if (n == "ddim" && s.eta.value_or(0) > 0) return f(ddim_eta<double>(*s.eta));
   if (n == "ddim") return f(ddim<double>{});
+  if (n == "ddpm") return f(ddpm<double>());
+  if (n == "euler-ancestral") return f(euler_ancestral<double>(s.eta.value_or(1), s.s_noise));
+  if (n == "lcm") return f(lcm<double>());
+  if (n == "tcd") return f(tcd<double>(s.eta.value_or(0.3)));
+  if (n == "euler-maruyama") return f(euler_maruyama<double>({.eta = s.eta.value_or(1)}));
+  if (n == "flow-sde") return f(flow_sde<double>(s.eta.value_or(1)));
+  if (n == "pc-langevin")
+    return f(pc_langevin<double>({.snr = s.snr, .langevin_steps = s.langevin_steps, .eta = s.eta.value_or(1)}));
   if (n == "dpmpp-1" || n == "dpmpp-2m" || n == "dpmpp-3m") {
     dpmpp_multistep_options o = n == "dpmpp-3m" ? dpmpp_multistep_options::k_diffusion_3m()
                                                 : dpmpp_multistep_options::k_diffusion_2m();

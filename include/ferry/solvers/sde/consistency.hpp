@@ -1,0 +1,110 @@
+#pragma once
+// Multistep consistency sampling (Song et al. 2023, "Consistency Models", Alg. 1): map the state to
+// an estimate at a lower level s with the model's consistency function, then run the forward process
+// from s up to the landing level:
+//
+//   x̂_s    = F(x, t → s) = c_skip·x + c_out·x̂0                      (the consistency function)
+//   x_next = (α'/α_s)·x̂_s + √(σ'² − (α'/α_s)²σ_s²)·z                (forward transition s → next)
+//
+// fused into one update of x, x̂0 and z. A parametrisation gives (c_skip, c_out, s) per step:
+//   lcm_boundary   LCM (Luo et al. 2023, Eq. 9; diffusers LCMScheduler): s = data, the boundary
+//                  condition of a discrete timestep τ = t·timestep_scaling:
+//                  c_skip = σ_d²/(τ² + σ_d²),  c_out = τ/√(τ² + σ_d²),  σ_d = 0.5
+//   tcd_landing    TCD's strategic stochastic sampling (Zheng et al. 2024, Eq. 11; diffusers
+//                  TCDScheduler, whose `eta` is γ): s = (1 − γ)·t_next, and F is the DDIM step to s,
+//                  c_skip = σ_s/σ,  c_out = α_s − σ_s·α/σ
+// A consistency-model sampler supplies its own (c_skip, c_out) with s = data. The step that lands
+// where it denoised to (LCM's last step to data, TCD's last step to s = t_next) draws nothing.
+// One model evaluation per step; step i draws step i's normal array.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "ferry/core/batch.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/solvers/detail/combine.hpp"
+#include "ferry/solvers/schedule.hpp"
+
+namespace ferry {
+
+/// F(x, t → s) = skip·x + out·x̂0, an estimate of the state at level `target`.
+template <class T>
+struct consistency_map {
+  T skip, out;
+  level<T> target;
+};
+
+/// LCM's boundary condition on a discrete timestep (diffusers get_scalings_for_boundary_condition_discrete).
+struct lcm_boundary {
+  double sigma_data = 0.5, timestep_scaling = 10;
+  template <class Problem, class T>
+  consistency_map<T> operator()(Problem&, const step_span<T>& s) const {
+    const T tau = s.cur.t * T(timestep_scaling), sd2 = T(sigma_data * sigma_data);
+    return {sd2 / (tau * tau + sd2), tau / std::sqrt(tau * tau + sd2), level<T>::make(T(1), T(0), T(0))};
+  }
+};
+
+/// TCD: the DDIM step to s = (1 − γ)·t_next, or to the levels given per step (diffusers' integer s).
+template <class T>
+struct tcd_landing {
+  T gamma = T(0.3);
+  std::vector<level<T>> s_levels;  ///< empty: the process's level at (1 − γ)·t_next
+  template <class Problem>
+  consistency_map<T> operator()(Problem& p, const step_span<T>& s) const {
+    const level<T> target = s.index < s_levels.size() ? s_levels[s.index] : p.at((1 - gamma) * s.next.t);
+    const T skip = target.sigma / s.cur.sigma;
+    return {skip, target.alpha - skip * s.cur.alpha, target};
+  }
+};
+
+template <class Map, class T = double>
+struct multistep_consistency {
+  static constexpr int order = 1, evals_per_step = 1;
+  static constexpr bool stochastic = true;
+  Map map;
+
+  multistep_consistency() = default;
+  explicit multistep_consistency(Map m) : map(std::move(m)) {}
+
+  void reset(extent e) {
+    x0_.resize(e);
+    z_.resize(e);
+  }
+
+  template <class Problem>
+  void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
+    const consistency_map<T> f = map(p, s);
+    p.data(x, s.cur, x0_.view());
+    const T a = s.next.alpha / f.target.alpha;                                          // α'/α_s
+    const T noise = std::sqrt(std::max(T(0), s.next.sigma * s.next.sigma - a * a * f.target.sigma * f.target.sigma));
+    detail::terms<T, 3> t;
+    t.add(a * f.skip, x.data), t.add(a * f.out, x0_);                                   // (α'/α_s)·F(x, t → s)
+    if (noise > 0) {
+      p.normal(s.index, 0, z_.view());
+      t.add(noise, z_);                                                                 // + √(σ'² − (α'/α_s)²σ_s²)·z
+    }
+    detail::combine(x, t);
+  }
+
+ private:
+  batch<T> x0_, z_;
+};
+
+/// Latent consistency model sampling (diffusers LCMScheduler).
+template <class T = double>
+struct lcm : multistep_consistency<lcm_boundary, T> {
+  explicit lcm(lcm_boundary b = {}) : multistep_consistency<lcm_boundary, T>(b) {}
+};
+
+/// Trajectory consistency distillation sampling with γ = gamma (diffusers TCDScheduler, eta = γ).
+template <class T = double>
+struct tcd : multistep_consistency<tcd_landing<T>, T> {
+  explicit tcd(T gamma = T(0.3), std::vector<level<T>> s_levels = {})
+      : multistep_consistency<tcd_landing<T>, T>(tcd_landing<T>{gamma, std::move(s_levels)}) {
+    if (!(gamma >= 0 && gamma <= 1)) throw config_error(detail::cat("tcd: gamma (eta)=", gamma, " must lie in [0, 1]"));
+  }
+};
+
+}  // namespace ferry

@@ -1,0 +1,22 @@
+#pragma once
+// Euler ancestral (k-diffusion sample_euler_ancestral; diffusers EulerAncestralDiscreteScheduler):
+// in the EDM view x̃ = x/α with σ̃ = σ/α and D = x̂0,
+//
+//   σ̃_up = min(σ̃', η·√(σ̃'²(σ̃² − σ̃'²)/σ̃²)),   σ̃_down = √(σ̃'² − σ̃_up²)
+//   x̃' = x̃ + (σ̃_down − σ̃)·(x̃ − D)/σ̃ + s_noise·σ̃_up·z
+//
+// an Euler step of the PF-ODE down to σ̃_down, then noise up to σ̃'. Times α' this is the ancestral
+// update (ancestral.hpp) with ε̂ = (x − αx̂0)/σ; with η = 1 it equals DDPM's fixed_small posterior.
+// The step to σ̃' = 0 lands on x̂0 and draws nothing.
+#include "ferry/solvers/sde/ancestral.hpp"
+
+namespace ferry {
+
+template <class T = double>
+struct euler_ancestral : ancestral<T> {
+  explicit euler_ancestral(T eta = 1, T s_noise = 1)
+      : ancestral<T>({.eta = eta, .s_noise = s_noise, .variance = ancestral_variance::posterior,
+                      .epsilon = epsilon_source::state, .no_noise_at_t0 = false}) {}
+};
+
+}  // namespace ferry
