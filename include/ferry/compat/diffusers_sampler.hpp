@@ -117,6 +117,8 @@ sample_stats run_class(const diffusers_config& c, const Process& process, Model&
   switch (c.kind) {
     case scheduler_class::ddim: return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::dpm_multistep: {
+      if (c.algorithm_type == algorithm::sde_dpmsolver_pp)
+        throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
       o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
