@@ -15,6 +15,7 @@
 #include "alloc_counter.hpp"
 #include "catch.hpp"
 #include "test_support.hpp"
+#include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -26,6 +27,7 @@
 #include "ferry/solvers/ode/dpmpp_2s.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
 #include "ferry/solvers/pf_ode.hpp"
+#include "ferry/solvers/registry.hpp"
 #include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 #include "ferry/solvers/sde/dpmpp_sde.hpp"
@@ -98,6 +100,25 @@ double k_diffusion_diff(const std::string& name, auto solver) {
   return d;
 }
 
+// A diffusers case through compat (the user's path): scheduler_config → process, schedule, solver.
+batch<double> run_diffusers(const nlohmann::json& c) {
+  const compat::diffusers_config cfg = compat::parse_diffusers_config(c.at("scheduler_config"));
+  const compat::diffusers_grid g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+  mixture model = load_mixture();
+  model.predicts = cfg.prediction_type;
+  batch<double> x = load_sde("noise");
+  simd::lincomb<double, 1>(x.view().span(), {compat::initial_scale(cfg, g)}, {x.data()});
+  compat::sample(cfg, g, model, x.view(), no_observer{}, step_noise().source());
+  return x;
+}
+
+// A k-diffusion case through the registry, as the CLI picks its solver.
+batch<double> run_registry(const nlohmann::json& c) {
+  solver_settings s{.name = c.at("solver").get<std::string>(), .time = ode_time::sigma};
+  s.eta = c.at("options").at("--eta").get<double>();
+  return with_solver(s, [&](auto solver) { return run_k_diffusion(c, solver); });
+}
+
 // A keyed run on a 2-D mixture: EDM process, Karras grid σ 80 → 0.002 with the final σ = 0.
 template <class Solver>
 batch<double> keyed_run(Solver solver, std::size_t rows, std::size_t steps, std::uint64_t seed, sample_options opt = {}) {
@@ -123,6 +144,25 @@ TEST_CASE("k-diffusion's DPM-Solver++ SDE samplers are reproduced with injected 
   CHECK(k_diffusion_diff("kd_dpmpp_2m_sde_karras_12", dpmpp_2m_sde<double>{dpmpp_sde_multistep_options::k_diffusion_2m()}) < 1e-4);
   CHECK(k_diffusion_diff("kd_dpmpp_3m_sde_karras_12", dpmpp_3m_sde<double>{dpmpp_sde_multistep_options::k_diffusion_3m()}) < 1e-4);
   CHECK(k_diffusion_diff("kd_dpmpp_2s_ancestral_karras_12", dpmpp_2s_ancestral<double>{}) < 1e-4);
+}
+
+TEST_CASE("diffusers' sde-dpmsolver++ and the registry's SDE-DPM solvers reproduce the peers", "[sde][sde-dpm][parity]") {
+  for (const char* name : {"dpmpp2m_sde_sd_12", "dpmpp1_sde_sd_12", "dpmpp2m_sde_heun_karras_12", "dpmpp3m_sde_sd_12"}) {
+    const double d = max_abs_diff(run_diffusers(sde_cases().at(name)), load_sde(name));
+    std::printf("[sde-dpm] %-34s max |ferry - peer| = %.3g\n", name, d);
+    INFO(name);
+    CHECK(d < 1e-4);
+  }
+  for (const char* name : {"kd_dpmpp_2m_sde_karras_12", "kd_dpmpp_3m_sde_karras_12", "kd_dpmpp_2s_ancestral_karras_12"}) {
+    INFO(name);
+    CHECK(max_abs_diff(run_registry(sde_cases().at(name)), load_sde(name)) < 1e-4);
+  }
+  // Without a noise source the stochastic class stops with a config_error (no silent ODE run).
+  const auto cfg = compat::parse_diffusers_config(sde_cases().at("dpmpp2m_sde_sd_12").at("scheduler_config"));
+  const auto g = compat::set_timesteps(cfg, 12);
+  mixture model = load_mixture();
+  batch<double> x = load_sde("noise");
+  CHECK_CONFIG_ERROR(compat::sample(cfg, g, model, x.view()), "sde-dpmsolver++");
 }
 
 TEST_CASE("with eta = 0 the SDE samplers are their deterministic solvers", "[sde][sde-dpm]") {

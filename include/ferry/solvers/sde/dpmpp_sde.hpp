@@ -66,10 +66,9 @@ struct dpmpp_sde {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    static_assert(std::remove_cvref_t<decltype(p.noise())>::active, "dpmpp_sde draws noise: give the problem a keyed_noise source");
     if (s.first()) {  // key the tree by the seed and the global rows of this chunk
       const keyed_noise* key = keyed_source(p.noise());
-      if (!key) throw config_error("dpmpp-sde draws its noise from a Brownian tree keyed by the seed; injected step noise cannot drive it (use a seed)");
+      if (!key) throw config_error("dpmpp-sde draws its noise from a Brownian tree keyed by the seed: it needs keyed noise (a seed), not injected step noise");
       if (!spanned_) throw config_error("dpmpp-sde: call check(schedule) before stepping (ferry::sample does)");
       tree_.rekey(key->seed, key->first_row);
     }
