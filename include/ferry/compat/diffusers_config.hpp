@@ -50,8 +50,9 @@ enum class timestep_spacing { linspace, leading, trailing };
 /// DPMSolverMultistep's `use_lu_lambdas`).
 enum class sigma_spacing { timesteps, karras, exponential, lu_lambdas };
 enum class final_sigmas { zero, sigma_min };
-/// DPMSolverMultistep's `algorithm_type` (DEIS's only value is `deis`).
-enum class algorithm { dpmsolver_pp, dpmsolver, deis };
+/// DPMSolverMultistep's `algorithm_type` (DEIS's only value is `deis`); sde_dpmsolver_pp is the
+/// stochastic SDE-DPM-Solver++ (solvers/sde/dpmpp_multistep_sde.hpp).
+enum class algorithm { dpmsolver_pp, dpmsolver, deis, sde_dpmsolver_pp };
 /// `solver_type`: midpoint|heun (DPM-Solver), logrho (DEIS), bh1|bh2 (UniPC).
 enum class solver_kind { midpoint, heun, logrho, bh1, bh2 };
 /// EulerDiscrete's `interpolation_type`.
@@ -412,6 +413,7 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
     } else if (key == "algorithm_type") {
       if (dpm)
         c.algorithm_type = r.as_enum<algorithm>(key, v, {{"dpmsolver++", algorithm::dpmsolver_pp}, {"dpmsolver", algorithm::dpmsolver},
+                                                         {"sde-dpmsolver++", algorithm::sde_dpmsolver_pp},
                                                          {"deis", algorithm::dpmsolver_pp}});
       else
         c.algorithm_type = r.as_enum<algorithm>(key, v, {{"deis", algorithm::deis}, {"dpmsolver", algorithm::deis},

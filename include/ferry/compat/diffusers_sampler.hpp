@@ -4,7 +4,8 @@
 // `for t in timesteps: x = scheduler.step(model(x, t), t, x)` loop produces.
 //
 //   DDIMScheduler (η = 0)            → ddim, landing on prev_timestep = t − N/n (schedule landings)
-//   DPMSolverMultistepScheduler      → dpmpp_multistep<solver_order> (dpmsolver++ | dpmsolver)
+//   DPMSolverMultistepScheduler      → dpmpp_multistep<solver_order> (dpmsolver++ | dpmsolver),
+//                                      dpmpp_multistep_sde<solver_order> (sde-dpmsolver++)
 //   UniPCMultistepScheduler          → unipc<solver_order>
 //   DEISMultistepScheduler           → deis<solver_order>
 //   EulerDiscreteScheduler           → euler in σ̃ (ode_time::sigma)
@@ -44,6 +45,7 @@
 #include "ferry/solvers/sde/ddim_eta.hpp"
 #include "ferry/solvers/sde/ddpm.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
+#include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 
 namespace ferry::compat {
 
@@ -155,6 +157,18 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
                             x, obs, ctx);
     }
     case scheduler_class::dpm_multistep: {
+      if (c.algorithm_type == algorithm::sde_dpmsolver_pp) {  // SDE-DPM-Solver++: η = 1, diffusers' D2 weight
+        if constexpr (Noise::active) {
+          dpmpp_sde_multistep_options o;
+          o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
+          o.lower_order_final = c.lower_order_final;
+          o.euler_at_final = c.euler_at_final;
+          o.diffusers_d2 = true;
+          return run_order<dpmpp_multistep_sde>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+        } else {
+          throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
+        }
+      }
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
       o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;

@@ -41,6 +41,12 @@ class brownian_tree {
     r.first_row_ += offset;
     return r;
   }
+  /// The same tree (interval, resolution) keyed by another seed and first row; keeps the scratch,
+  /// so a solver sized in reset() can key its tree at the first step without allocating.
+  void rekey(std::uint64_t seed, std::uint64_t first_row) {
+    seed_ = seed;
+    first_row_ = first_row;
+  }
   /// Sizes the scratch (three arrays of the batch's shape).
   void reset(extent e) {
     wa_.resize(e), wb_.resize(e), z_.resize(e);

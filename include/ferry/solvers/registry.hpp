@@ -9,6 +9,7 @@
 //   lcm tcd                            multistep consistency sampling (sde/consistency.hpp)
 //   euler, heun with s_churn > 0       Karras et al.'s churn around the ODE step (sde/edm_churn.hpp)
 //   euler-maruyama pc-langevin flow-sde  the reverse-time SDE family (sde/euler_maruyama.hpp)
+//   dpmpp-sde dpmpp-2m-sde dpmpp-3m-sde dpmpp-2s-ancestral   DPM-Solver on the reverse SDE (eta, s_noise, solver_type)
 //
 // Multistep solvers default to k-diffusion's conventions (no lower-order rule except the step to
 // σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour.
@@ -38,12 +39,16 @@
 #include "ferry/solvers/sde/euler_maruyama.hpp"
 #include "ferry/solvers/sde/flow_sde.hpp"
 #include "ferry/solvers/sde/pc_langevin.hpp"
+#include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
+#include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
+#include "ferry/solvers/sde/dpmpp_sde.hpp"
 
 namespace ferry {
 
-inline constexpr std::array<std::string_view, 20> solver_names = {
-    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s",
-    "unipc", "deis", "lms", "ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde"};
+inline constexpr std::array<std::string_view, 24> solver_names = {
+    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s", "unipc", "deis", "lms",
+    "ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde",
+    "dpmpp-sde", "dpmpp-2m-sde", "dpmpp-3m-sde", "dpmpp-2s-ancestral"};
 
 struct solver_settings {
   std::string name = "euler";
@@ -118,6 +123,16 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
     return with_order<dpmpp_multistep>(n == "dpmpp-1" ? 1 : n == "dpmpp-2m" ? 2 : 3, o, f);
   }
   if (n == "dpmpp-2s") return f(dpmpp_2s<double>{});
+  if (n == "dpmpp-2m-sde" || n == "dpmpp-3m-sde") {
+    dpmpp_sde_multistep_options o = n == "dpmpp-3m-sde" ? dpmpp_sde_multistep_options::k_diffusion_3m()
+                                                        : dpmpp_sde_multistep_options::k_diffusion_2m(parse_dpm_solver_type(s.solver_type));
+    o.lower_order_final = s.diffusers_rules;
+    o.eta = s.eta.value_or(1);
+    o.s_noise = s.s_noise;
+    return with_order<dpmpp_multistep_sde>(n == "dpmpp-2m-sde" ? 2 : 3, o, f);
+  }
+  if (n == "dpmpp-2s-ancestral") return f(dpmpp_2s_ancestral<double>({.eta = s.eta.value_or(1), .s_noise = s.s_noise}));
+  if (n == "dpmpp-sde") return f(dpmpp_sde<double>({.eta = s.eta.value_or(1), .s_noise = s.s_noise}));
   if (n == "unipc") {
     unipc_options o;
     o.lower_order_final = s.diffusers_rules;

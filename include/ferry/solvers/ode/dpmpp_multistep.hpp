@@ -70,6 +70,41 @@ struct dpmpp_multistep_options {
   }
 };
 
+namespace detail {
+
+/// The model-output terms of an order-k multistep DPM-Solver update, added to u:
+///   c1·m0 + c2·D1 + c3·D2,   c2 = scale·|z|·φ2(z)  (c1/2 for the midpoint type at order 2)
+/// with m0, m1, m2 the history's outputs and D1, D2 the divided differences of the header comment,
+/// whose ratios r0, r1 divide the history's λ gaps by h. z is the argument the φ's see (−h or +h for
+/// the ODE, −(1+η)h for the SDE), c1 = scale·|z|·φ1(z); c3 weights D2 (order 3 only).
+template <class T, std::size_t Max, std::size_t N>
+void add_dpm_history(terms<T, Max>& u, const history<T, N>& hist, int k, T h, T z, T scale, T c1, T c3,
+                     dpm_solver_type type) {
+  if (k == 1) {
+    u.add(c1, hist[0]);
+    return;
+  }
+  if constexpr (N >= 2) {
+    const T r0 = (hist.at(0).lambda - hist.at(1).lambda) / h;
+    const T c2 = type == dpm_solver_type::midpoint && k == 2 ? c1 / 2 : scale * std::abs(z) * phi(2, z);
+    if (k == 2) {  // m0 + c2·(m0 − m1)/r0
+      u.add(c1 + c2 / r0, hist[0]);
+      u.add(-c2 / r0, hist[1]);
+      return;
+    }
+    if constexpr (N >= 3) {
+      // order 3: c2·D1 + c3·D2 = (c2 + q)·D1_0 − q·D1_1,  q = (c2·r0 + c3)/(r0 + r1)
+      const T r1 = (hist.at(1).lambda - hist.at(2).lambda) / h;
+      const T q = (c2 * r0 + c3) / (r0 + r1);
+      u.add(c1 + (c2 + q) / r0, hist[0]);
+      u.add(-(c2 + q) / r0 - q / r1, hist[1]);
+      u.add(q / r1, hist[2]);
+    }
+  }
+}
+
+}  // namespace detail
+
 template <int Order, class T = double>
 struct dpmpp_multistep {
   static_assert(Order >= 1 && Order <= 3, "DPM-Solver multistep has orders 1, 2 and 3");
@@ -107,30 +142,9 @@ struct dpmpp_multistep {
   }
 
  private:
-  // Adds the model-output terms of an order-k step; scale·hφ_j(z) multiplies D_{j−1}, c1 = scale·hφ1(z).
   void add_history(detail::terms<T, Order + 1>& u, int k, T h, T z, T scale, T c1) const {
-    if (k == 1) {
-      u.add(c1, hist_[0]);
-      return;
-    }
-    if constexpr (Order >= 2) {
-      const T r0 = (hist_.at(0).lambda - hist_.at(1).lambda) / h;
-      const T c2 = opt.solver_type == dpm_solver_type::midpoint && k == 2 ? c1 / 2 : scale * h * detail::phi(2, z);
-      if (k == 2) {  // m0 + c2·(m0 − m1)/r0
-        u.add(c1 + c2 / r0, hist_[0]);
-        u.add(-c2 / r0, hist_[1]);
-        return;
-      }
-      if constexpr (Order >= 3) {
-        // order 3: c2·D1 + c3·D2 = (c2 + q)·D1_0 − q·D1_1,  q = (c2·r0 + c3)/(r0 + r1)
-        const T r1 = (hist_.at(1).lambda - hist_.at(2).lambda) / h;
-        const T c3 = (opt.taylor_d2 ? 2 : 1) * scale * h * detail::phi(3, z);
-        const T q = (c2 * r0 + c3) / (r0 + r1);
-        u.add(c1 + (c2 + q) / r0, hist_[0]);
-        u.add(-(c2 + q) / r0 - q / r1, hist_[1]);
-        u.add(q / r1, hist_[2]);
-      }
-    }
+    const T c3 = k == 3 ? (opt.taylor_d2 ? 2 : 1) * scale * std::abs(z) * detail::phi(3, z) : T(0);
+    detail::add_dpm_history(u, hist_, k, h, z, scale, c1, c3, opt.solver_type);
   }
 
   detail::history<T, std::size_t(Order)> hist_;

@@ -1,0 +1,37 @@
+#pragma once
+// The ancestral split of a step (Ho et al. 2020; Song et al. 2021 "DDIM", Eq. 16 with η; k-diffusion
+// get_ancestral_step): in the EDM view σ̃ = σ/α, the step σ̃_cur → σ̃_next becomes a deterministic
+// step to σ̃_down followed by fresh noise of standard deviation σ̃_up, with σ̃_down² + σ̃_up² = σ̃_next²:
+//   σ̃_up   = min(σ̃_next, η·√(σ̃_next²·(σ̃_cur² − σ̃_next²)/σ̃_cur²)),   σ̃_down = √(σ̃_next² − σ̃_up²)
+// η = 1 is the DDPM posterior variance; η = 0 no noise (σ̃_down = σ̃_next).
+// In the model's view a state at σ̃_down is kept with the landing's α: down_level() is
+// {α_next, α_next·σ̃_down}, so x_next = x_down + α_next·σ̃_up·z.
+#include <algorithm>
+#include <cmath>
+
+#include "ferry/core/level.hpp"
+
+namespace ferry::detail {
+
+template <class T>
+struct ancestral_split {
+  T down, up;  ///< σ̃_down, σ̃_up
+};
+
+/// k-diffusion get_ancestral_step(σ̃_cur, σ̃_next, η), written as it is (σ̃_cur may be +∞).
+template <class T>
+ancestral_split<T> ancestral_step(T sigma_cur, T sigma_next, T eta) {
+  if (eta == 0) return {sigma_next, T(0)};
+  const T var = std::isinf(sigma_cur) ? sigma_next * sigma_next
+                                      : sigma_next * sigma_next * (sigma_cur * sigma_cur - sigma_next * sigma_next) / (sigma_cur * sigma_cur);
+  const T up = std::min(sigma_next, eta * std::sqrt(var));
+  return {std::sqrt(sigma_next * sigma_next - up * up), up};
+}
+
+/// The level σ̃_down below `next` in the state's view: α = α_next, σ = α_next·σ̃_down.
+template <class T>
+level<T> down_level(const level<T>& next, T sigma_down) {
+  return level<T>::make(next.alpha, next.alpha * sigma_down, next.t);
+}
+
+}  // namespace ferry::detail
