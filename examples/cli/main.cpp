@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_version_command(app);
   ferry::cli::add_demo_command(app);
   ferry::cli::add_sample_command(app);
+  ferry::cli::add_sample_discrete_command(app);
   ferry::cli::add_info_command(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,51 @@
+#pragma once
+// The one place that maps discrete sampler names to sampler types, for the CLI and for programs
+// that pick a sampler at run time: with_sampler(settings, f) calls f with the sampler object.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "ferry/core/error.hpp"
+#include "ferry/discrete/ancestral.hpp"
+#include "ferry/discrete/confidence.hpp"
+#include "ferry/discrete/euler.hpp"
+#include "ferry/discrete/first_hitting.hpp"
+#include "ferry/discrete/predictor_corrector.hpp"
+#include "ferry/discrete/tweedie.hpp"
+
+namespace ferry::discrete {
+
+struct sampler_settings {
+  std::string name = "ancestral";  ///< euler | tau-leaping | pc | tweedie | ancestral | first-hitting | confidence
+  std::size_t corrector_steps = 1;  ///< pc
+  double corrector_size = 1;        ///< pc: τ_c / τ
+  bool cache = true;                ///< ancestral
+  confidence_score score = confidence_score::max_prob;
+  std::size_t remask = 0;  ///< confidence
+};
+
+inline confidence_score parse_confidence_score(std::string_view name) {
+  if (name == "max-prob") return confidence_score::max_prob;
+  if (name == "margin") return confidence_score::margin;
+  throw config_error(detail::cat("--confidence \"", name, "\" is unknown; expected max-prob or margin"));
+}
+
+template <class F>
+decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
+  if (s.name == "euler") return f(euler{});
+  if (s.name == "tau-leaping") return f(tau_leaping{});
+  if (s.name == "pc") return f(predictor_corrector{.corrector_steps = s.corrector_steps, .corrector_size = s.corrector_size});
+  if (s.name == "tweedie") return f(tweedie{});
+  if (s.name == "ancestral") return f(ancestral{.cache = s.cache});
+  if (s.name == "first-hitting") return f(first_hitting{});
+  if (s.name == "confidence") {
+    confidence c;  // not an aggregate: it owns per-row workspaces
+    c.score = s.score;
+    c.remask = s.remask;
+    return f(c);
+  }
+  throw config_error(detail::cat("--sampler \"", s.name,
+                                 "\" is unknown; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting or confidence"));
+}
+
+}  // namespace ferry::discrete
