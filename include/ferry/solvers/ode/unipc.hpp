@@ -102,7 +102,8 @@ struct unipc {
     const T c_m = !data && tgt.sigma == 0 ? -tgt.alpha * src.sigma / src.alpha : -C * std::expm1(hh);
 
     // the divided differences D_k: older outputs b+1 … b+p−1, then (UniC) the new output at r = 1
-    const std::size_t n_old = std::size_t(p - 1), n = n_old + (corrector ? 1 : 0);
+    // (n ≤ Order + 1 always; the min tells GCC so, which otherwise warns about R's bounds)
+    const std::size_t n_old = std::size_t(p - 1), n = std::min<std::size_t>(n_old + (corrector ? 1 : 0), Order + 1);
     std::array<T, Order + 1> r{};
     for (std::size_t k = 0; k < n_old; ++k) r[k] = (hist_.at(b + 1 + k).lambda - src.lambda) / h;
     if (corrector) r[n_old] = 1;
