@@ -2,6 +2,7 @@
 // ferry: generative sampling with ODEs, SDEs and CTMCs. Includes the whole library.
 #include "ferry/adjoint/adjoint_gradient.hpp"
 #include "ferry/adjoint/affine_field.hpp"
+#include "ferry/adjoint/cnf.hpp"
 #include "ferry/adjoint/discrete_adjoint.hpp"
 #include "ferry/adjoint/mlp_field.hpp"
 #include "ferry/core/batch.hpp"
