@@ -14,6 +14,7 @@ namespace ferry {
 template <class T = double>
 struct backward_euler {
   static constexpr int order = 1, evals_per_step = 1;  // per Newton iteration, plus the Jacobian's
+  static constexpr bool couples_rows = true;  // one linear system (and step size) for the whole batch
 
   implicit_options<T> opt;
   std::size_t newton_iterations = 0;  ///< since reset

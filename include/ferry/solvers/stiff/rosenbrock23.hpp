@@ -32,6 +32,7 @@ namespace ferry {
 template <class T = double>
 struct rosenbrock23 {
   static constexpr int order = 2, evals_per_step = 3;  // F0 (FSAL), F1, F2, plus ∂f/∂t and the Jacobian's
+  static constexpr bool couples_rows = true;  // one linear system (and step size) for the whole batch
 
   struct options {
     bool adaptive = true;

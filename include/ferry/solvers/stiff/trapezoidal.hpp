@@ -16,6 +16,7 @@ namespace ferry {
 template <class T = double>
 struct trapezoidal {
   static constexpr int order = 2, evals_per_step = 2;  // f(t_n, x_n), then one per Newton iteration
+  static constexpr bool couples_rows = true;  // one linear system (and step size) for the whole batch
 
   implicit_options<T> opt;
   std::size_t newton_iterations = 0;  ///< since reset
