@@ -1,5 +1,10 @@
 #pragma once
 // ferry: generative sampling with ODEs, SDEs and CTMCs. Includes the whole library.
+#include "ferry/adjoint/adjoint_gradient.hpp"
+#include "ferry/adjoint/affine_field.hpp"
+#include "ferry/adjoint/cnf.hpp"
+#include "ferry/adjoint/discrete_adjoint.hpp"
+#include "ferry/adjoint/mlp_field.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
@@ -43,6 +48,8 @@
 #include "ferry/simd/categorical.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/driver.hpp"
+#include "ferry/solvers/field_problem.hpp"
+#include "ferry/solvers/integrate.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
@@ -57,3 +64,6 @@
 #include "ferry/solvers/registry.hpp"
 #include "ferry/solvers/pf_ode.hpp"
 #include "ferry/solvers/schedule.hpp"
+#include "ferry/solvers/stiff/backward_euler.hpp"
+#include "ferry/solvers/stiff/rosenbrock23.hpp"
+#include "ferry/solvers/stiff/trapezoidal.hpp"

@@ -188,6 +188,27 @@ class gaussian_mixture {
     for (std::size_t i = 0; i < x.rows; ++i) out[i] = log_prob(x.row(i).data(), alpha, sigma);
   }
 
+  /// Vector–Jacobian product of the model call: out = aᵀ ∂(operator()(x, lv))/∂x for each row
+  /// (the prediction is c.a·x + c.b·x̂0, so this is c.a·a + c.b·aᵀ∂x̂0/∂x; see posterior_mean_vjp).
+  void vjp(const_batch_view<T> x, const level<T>& lv, const_batch_view<T> a, batch_view<T> out) const {
+    const auto c = conversion(prediction::data, predicts, lv);
+    posterior_mean_vjp(x, lv.alpha, lv.sigma, a, out);
+    for (std::size_t i = 0; i < out.size(); ++i) out.data[i] = c.a * a.data[i] + c.b * out.data[i];
+  }
+
+  /// aᵀ ∂x̂0/∂x with x̂0 = E[x0 | x_t = x] = Σ_k r_k m_k, m_k = μ_k + αΣ_k g_k, g_k = C_k⁻¹(x − αμ_k):
+  ///   ∂r_k/∂x = r_k (ḡ − g_k), ḡ = Σ_j r_j g_j, so
+  ///   aᵀ∂x̂0/∂x = Σ_k r_k [α C_k⁻¹Σ_k a + (m_k·a)(ḡ − g_k)]   (C_k⁻¹Σ_k is symmetric; exact at α = 0).
+  void posterior_mean_vjp(const_batch_view<T> x, T alpha, T sigma, const_batch_view<T> a, batch_view<T> out) const {
+    jacobian_product(x, alpha, sigma, a, out, true);
+  }
+
+  /// The Hessian of log p_t times a: H·a = −Σ_k r_k C_k⁻¹a + Σ_k r_k g_k (g_k·a) − ḡ(ḡ·a) for each row
+  /// (H is symmetric, so this is the score's jvp and vjp alike).
+  void score_hessian_product(const_batch_view<T> x, T alpha, T sigma, const_batch_view<T> a, batch_view<T> out) const {
+    jacobian_product(x, alpha, sigma, a, out, false);
+  }
+
   /// Exact draws of x0 ~ p0 into each row of out.
   template <class Rng>
   void sample(Rng& rng, batch_view<T> out) const {
@@ -297,6 +318,46 @@ class gaussian_mixture {
       acc -= r[k] * g;
     }
     std::copy(acc.data(), acc.data() + dim(), out);
+  }
+
+  // Row-wise posterior-mean vjp (data = true) or Hessian-vector product of log p_t (data = false).
+  void jacobian_product(const_batch_view<T> x, T alpha, T sigma, const_batch_view<T> a, batch_view<T> out,
+                        bool data) const {
+    require_same_shape(x.shape(), a.shape(), "gaussian_mixture: vjp direction");
+    require_same_shape(x.shape(), out.shape(), "gaussian_mixture: vjp output");
+    check_dim(x.cols);
+    std::vector<T> r;
+    std::vector<vec> res;
+    std::vector<vec> g(components());
+    vec g_bar(dim()), acc(dim()), w(dim());
+    for (std::size_t i = 0; i < x.rows; ++i) {
+      const Eigen::Map<const vec> av(a.row(i).data(), Eigen::Index(dim()));
+      responsibilities(x.row(i).data(), alpha, sigma, r, res);
+      g_bar.setZero();
+      for (std::size_t k = 0; k < components(); ++k) {
+        g[k] = full_ ? vec(eigvec_[k] * res[k]) : res[k];  // g_k = C_k⁻¹(x − αμ_k)
+        g_bar += r[k] * g[k];
+      }
+      acc.setZero();
+      for (std::size_t k = 0; k < components(); ++k) {
+        const vec c = (alpha * alpha * eigval_[k].array() + sigma * sigma).matrix();   // eigenvalues of C_k
+        const vec ae = full_ ? vec(eigvec_[k].transpose() * av) : vec(av);
+        if (data) {
+          w = (alpha * eigval_[k].array() / c.array() * ae.array()).matrix();          // α C_k⁻¹Σ_k a
+          if (full_) w = eigvec_[k] * w;
+          vec shift = (eigval_[k].array() * res[k].array()).matrix();
+          if (full_) shift = eigvec_[k] * shift;
+          const T ma = (means_[k] + alpha * shift).dot(av);                              // m_k·a
+          acc += r[k] * (w + ma * (g_bar - g[k]));
+        } else {
+          w = (ae.array() / c.array()).matrix();                                         // C_k⁻¹ a
+          if (full_) w = eigvec_[k] * w;
+          acc += r[k] * (g[k] * g[k].dot(av) - w);
+        }
+      }
+      if (!data) acc -= g_bar * g_bar.dot(av);
+      std::copy(acc.data(), acc.data() + dim(), out.row(i).data());
+    }
   }
 
   std::vector<T> weights_, log_weights_;

@@ -16,6 +16,7 @@
 // slice (threads and shards), whose noise is keyed by the slice's global rows.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 
 #include "ferry/core/batch.hpp"
@@ -102,6 +103,23 @@ class pf_ode {
 
   /// dx/dt of the PF-ODE at time t: the vector_field interface for generic ODE steppers.
   void operator()(T t, const_batch_view<T> x, batch_view<T> dxdt) { velocity(x, at(t), dxdt); }
+
+  /// aᵀ ∂v/∂x of the velocity v = c.a·x + c.b·m(x) (the conversion from the model's kind), for a
+  /// model with vjp(x, lv, a, out) and no transform: what implicit steppers and adjoints use.
+  void vjp(const_batch_view<T> x, const level<T>& lv, const_batch_view<T> a, batch_view<T> out)
+    requires(!Transform::active && requires(M& m) { m.vjp(x, lv, a, out); })
+  {
+    const auto c = conversion(model_.predicts, prediction::velocity, lv);
+    model_.vjp(x, lv, a, out);
+    for (std::size_t i = 0; i < out.size(); ++i) out.data[i] = c.a * a.data[i] + c.b * out.data[i];
+  }
+  /// The differentiable_field interface at time t (a PF-ODE has no parameters of its own).
+  void vjp(T t, const_batch_view<T> x, const_batch_view<T> a, batch_view<T> a_x, std::span<T>)
+    requires(!Transform::active && requires(M& m) { m.vjp(x, level<T>{}, a, a_x); })
+  {
+    vjp(x, at(t), a, a_x);
+  }
+  static constexpr std::size_t parameter_count() { return 0; }
 
  private:
   // The model's own output, converted to `want` (no transform).

@@ -60,7 +60,8 @@ struct ode_frame {
   // The level at τ: schedule ends are exact; inner stages ask the process.
   template <class Problem>
   level<T> level_at(Problem& p, T tau) const {
-    switch (time) {
+    if constexpr (!requires { p.process(); }) return p.at(tau);  // a plain vector field: native time only
+    else switch (time) {
       case ode_time::native: return p.at(tau);
       case ode_time::sigma: return p.at(p.process().t_of_lambda(-std::log(tau)));
       case ode_time::lambda: return p.at(p.process().t_of_lambda(tau));
@@ -70,7 +71,8 @@ struct ode_frame {
   // k = dx/dτ at the model-view state y (k is in the frame's variables).
   template <class Problem>
   void derivative(Problem& p, const_batch_view<T> y, const level<T>& lv, batch_view<T> k) const {
-    switch (time) {
+    if constexpr (!requires { p.epsilon(y, lv, k); }) p.velocity(y, lv, k);  // a plain vector field
+    else switch (time) {
       case ode_time::native: p.velocity(y, lv, k); break;
       case ode_time::sigma: p.epsilon(y, lv, k); break;  // dx̃/dσ̃ = ε̂ is view-invariant
       case ode_time::lambda:                              // dx̃/dλ = −σ̃·ε̂
@@ -102,8 +104,12 @@ void for_each_index(std::index_sequence<I...>, F&& f) {
 /// x_next = α_next·x̂0(x; cur): the σ → 0 landing shared by every ODE solver.
 template <class Problem, class T>
 void land_on_data(Problem& p, const step_span<T>& s, batch_view<T> x, batch<T>& scratch) {
-  p.data(x, s.cur, scratch.view());
-  simd::lincomb<T, 1>(x.span(), {s.next.alpha}, {scratch.data()});
+  if constexpr (requires { p.data(x, s.cur, scratch.view()); }) {
+    p.data(x, s.cur, scratch.view());
+    simd::lincomb<T, 1>(x.span(), {s.next.alpha}, {scratch.data()});
+  } else {
+    throw config_error("land_on_data: this problem has no data prediction to land on at sigma = 0");
+  }
 }
 
 /// Explicit Runge–Kutta method given by a Butcher tableau.
