@@ -350,7 +350,7 @@ void run_demo(const demo_options& opt) {
       all.lines.push_back(s);
       if (!samplers[k].stochastic) ode.lines.push_back(e);
     }
-    detail::canvas img(1560, 640);
+    detail::canvas img(1600, 640);
     draw_loglog_panel(img, {80, 50, 560, 520}, ode);
     draw_loglog_panel(img, {740, 50, 560, 520}, all);
     draw_legend(img, 1320, 60, all.lines);
