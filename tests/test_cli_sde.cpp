@@ -3,6 +3,7 @@
 // --solver and their flags) from the command line, and the keyed runs' bytes across --threads and
 // --shard for a stochastic sampler.
 #include "catch.hpp"
+#include "sde_reference.hpp"
 
 #ifdef FERRY_CLI_PATH
 #include <fstream>
@@ -18,15 +19,6 @@ using namespace ferry_test;
 
 namespace {
 
-const std::string sde_dir = FERRY_TEST_DATA "/diffusion_sde/";
-
-const nlohmann::json& sde_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(sde_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
 
 double max_abs_diff_files(const fs::path& a, const std::string& b) {
   const auto x = ferry::io::read_npy(a).as<double>(), y = ferry::io::read_npy(b).as<double>();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "sde_reference.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
@@ -30,16 +31,9 @@ using namespace ferry;
 
 namespace {
 
-const std::string sde_dir = FERRY_TEST_DATA "/diffusion_sde/";
-
-const nlohmann::json& sde_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(sde_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-batch<double> load_sde(const std::string& name) { return io::read_npy(sde_dir + name + ".npy").as_batch<double>(); }
+using ferry_test::sde_dir;
+using ferry_test::sde_cases;
+using ferry_test::load_sde;
 
 /// step_noise.npy (S, N, D), kept alive for injected_noise.
 struct step_noise {

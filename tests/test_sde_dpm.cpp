@@ -14,6 +14,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "sde_reference.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
@@ -48,16 +49,9 @@ namespace {
 using mixture = gaussian_mixture<double>;
 using ferry_test::max_abs_diff;
 
-// The stochastic reference set (tests/data/README.md): noise.npy, step_noise.npy (S, N, D), cases.json.
-const std::string sde_dir = FERRY_TEST_DATA "/diffusion_sde/";
-const nlohmann::json& sde_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(sde_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-batch<double> load_sde(const std::string& name) { return io::read_npy(sde_dir + name + ".npy").as_batch<double>(); }
+using ferry_test::sde_dir;
+using ferry_test::sde_cases;
+using ferry_test::load_sde;
 
 // step_noise.npy, loaded once; step i of a run uses W[i].
 struct step_noise_file {
