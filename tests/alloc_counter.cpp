@@ -31,10 +31,19 @@ count_allocations::~count_allocations() { enabled = false; }
 
 #ifdef FERRY_TEST_ASAN
 #include <sanitizer/allocator_interface.h>
+#include <sanitizer/common_interface_defs.h>
 
 namespace {
+// FERRY_ALLOC_TRACE=1 prints the stack of every counted allocation (to find the one that leaked in).
+const bool trace = std::getenv("FERRY_ALLOC_TRACE") != nullptr;
 void on_malloc(const volatile void*, std::size_t) {
-  if (enabled.load(std::memory_order_relaxed)) counted.fetch_add(1, std::memory_order_relaxed);
+  if (!enabled.load(std::memory_order_relaxed)) return;
+  counted.fetch_add(1, std::memory_order_relaxed);
+  if (trace) {
+    enabled = false;  // the printer allocates
+    __sanitizer_print_stack_trace();
+    enabled = true;
+  }
 }
 void on_free(const volatile void*) {}
 const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);

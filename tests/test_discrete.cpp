@@ -261,9 +261,9 @@ TEST_CASE("discrete samplers allocate nothing per step", "[discrete][alloc]") {
   for (const char* name : {"euler", "pc", "tweedie", "ancestral", "first-hitting", "confidence"}) {
     const discrete_mixture m = test_mixture(kernel_kind::masked);
     const categorical_options cat{.temperature = 0.8, .top_k = 2, .top_p = 0.9};
-    std::size_t counts[2];
-    for (int r = 0; r < 2; ++r) {
-      const std::size_t steps = r == 0 ? 4 : 64;
+    std::size_t counts[3];
+    for (int r = 0; r < 3; ++r) {  // run 0 warms up one-time state (the OpenMP runtime's, for one)
+      const std::size_t steps = r == 2 ? 64 : 4;
       std::vector<std::int32_t> x(20 * 4);
       const process p{kernel{kernel_kind::masked, 3}, alpha_schedule(schedule_kind::linear)};
       run_options o{.seed = 1, .steps = steps, .block_size = 2, .threads = 1, .first_row = 0, .categorical = cat};
@@ -275,8 +275,8 @@ TEST_CASE("discrete samplers allocate nothing per step", "[discrete][alloc]") {
         return 0;
       });
     }
-    INFO(name << ": " << counts[0] << " allocations with 4 steps, " << counts[1] << " with 64");
-    CHECK(counts[0] == counts[1]);
+    INFO(name << ": " << counts[1] << " allocations with 4 steps, " << counts[2] << " with 64");
+    CHECK(counts[1] == counts[2]);
   }
 }
 

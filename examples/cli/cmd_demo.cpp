@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <limits>
@@ -166,10 +167,19 @@ schedule<double> karras(std::size_t steps, bool final_zero = true) {
   return make_schedule(make_grid(edm<double>{}, spec));
 }
 
-/// One run of a sampler from x = σ_max·z; `observer` sees every step (then it runs on one thread).
-template <class Observer = no_observer>
+/// Sees every step of a run when set (the run is then one chunk); one type, so that every
+/// sampler is instantiated once for watched and unwatched runs.
+struct step_tap {
+  std::function<void(const step_report<double>&)> f;
+  bool active() const { return bool(f); }
+  void operator()(const step_report<double>& r) const {
+    if (f) f(r);
+  }
+};
+
+/// One run of a sampler from x = σ_max·z; `tap` sees every step (then it runs on one thread).
 batch<double> run_sampler(const mixture& gmm, const solver_settings& s, std::size_t steps, const batch<double>& z,
-                          const demo_options& opt, std::size_t& nfe, Observer&& observer = {}) {
+                          const demo_options& opt, std::size_t& nfe, const step_tap& tap = {}) {
   const edm<double> process;
   mixture model = gmm;
   model.predicts = prediction::data;
@@ -177,16 +187,14 @@ batch<double> run_sampler(const mixture& gmm, const solver_settings& s, std::siz
   batch<double> x(z.shape());
   simd::lincomb<double, 1>(x.view().span(), {sched.points.front().sigma}, {z.data()});
   problem_type problem(process, model, {}, keyed_noise{opt.seed, 0});
-  const sample_options run{.threads = std::is_same_v<std::remove_cvref_t<Observer>, no_observer> ? opt.threads : 1};
-  nfe = with_solver(s, [&](auto solver) { return ferry::sample(problem, sched, solver, x.view(), observer, run).nfe; });
+  const sample_options run{.threads = tap.active() ? 1 : opt.threads};
+  nfe = with_solver(s, [&](auto solver) { return ferry::sample(problem, sched, solver, x.view(), tap, run).nfe; });
   return x;
 }
 
 /// The exact PF-ODE endpoint of the same noise: DOPRI5 at 1e-10 down to σ_min, then x̂0 = D(x; σ_min).
 batch<double> exact_endpoint(const mixture& gmm, const batch<double>& z, const demo_options& opt) {
-  solver_settings s = named("dopri5");
-  s.rtol = s.atol = 1e-10;
-  s.time = ode_time::lambda;
+  dopri5<double> solver({.rtol = 1e-10, .atol = 1e-10, .time = ode_time::lambda});
   const edm<double> process;
   mixture model = gmm;
   model.predicts = prediction::data;
@@ -194,7 +202,7 @@ batch<double> exact_endpoint(const mixture& gmm, const batch<double>& z, const d
   batch<double> x(z.shape());
   simd::lincomb<double, 1>(x.view().span(), {sched.points.front().sigma}, {z.data()});
   problem_type problem(process, model, {}, keyed_noise{opt.seed, 0});
-  with_solver(s, [&](auto solver) { ferry::sample(problem, sched, solver, x.view()); });
+  ferry::sample(problem, sched, solver, x.view());
   batch<double> x0(x.shape());
   model(x.view(), sched.points.back(), x0.view());
   return x0;
@@ -377,10 +385,10 @@ void run_demo(const demo_options& opt) {
         lines[i].xy = {z_few(i, 0) * s0 / std::sqrt(1 + s0 * s0), z_few(i, 1) * s0 / std::sqrt(1 + s0 * s0)};
       }
       std::size_t nfe = 0;
-      const batch<double> end = run_sampler(gmm, it->settings, steps, z_few, opt, nfe, [&](const step_report<double>& r) {
+      const batch<double> end = run_sampler(gmm, it->settings, steps, z_few, opt, nfe, {[&](const step_report<double>& r) {
         const double scale = 1 / std::sqrt(1 + r.to.sigma * r.to.sigma);
         for (std::size_t i = 0; i < paths; ++i) lines[i].xy.insert(lines[i].xy.end(), {r.x(i, 0) * scale, r.x(i, 1) * scale});
-      });
+      }});
       density_plot p = dens;
       p.title = ferry::detail::cat(names[k], ", ", steps, " steps");
       draw_density_panel(img, {int(k) * 400 + 60, 40, 320, 320}, p, end.view().span(), lines);

@@ -85,6 +85,7 @@ any_process make_process(const sample_options& o) {
 // Keeps the state after every step (the driver's observer), for --trajectory.
 struct trajectory_recorder {
   std::vector<double>* frames;  // null: not recording
+  bool active() const { return frames != nullptr; }  // inactive, the driver may run row chunks
   void operator()(const step_report<double>& r) const {
     if (frames) frames->insert(frames->end(), r.x.data, r.x.data + r.x.size());
   }
@@ -93,8 +94,7 @@ struct trajectory_recorder {
 // x = σ_0·z: the prior N(0, σ_0²) at the first level (x0's share α_0·x0 is below the noise there).
 void scale_noise(batch<double>& x, double scale) { simd::lincomb<double, 1>(x.view().span(), {scale}, {x.data()}); }
 
-template <class Observer>
-sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const Observer& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
+sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const trajectory_recorder& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
   const compat::diffusers_config c = compat::load_diffusers_config(o.scheduler_config);
   for (const auto& w : c.warnings) std::cerr << "ferry: warning: " << w << "\n";
   const compat::diffusers_grid g = compat::set_timesteps(c, o.steps);
@@ -104,8 +104,7 @@ sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& mo
   return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
 }
 
-template <class Observer>
-sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const Observer& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
+sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const trajectory_recorder& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
   const any_process process = make_process(o);
   model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
                                         : parse_prediction(o.prediction);
@@ -193,11 +192,9 @@ void run_sample(const sample_options& o) {
   const trajectory_recorder rec{o.trajectory.empty() ? nullptr : &frames};
   // The observer records whole states after each step, so a recorded run is one chunk.
   const ferry::sample_options run{.threads = o.trajectory.empty() ? o.threads : 1};
-  auto run_with = [&](const auto& observer) {
-    return o.scheduler_config.empty() ? run_native(o, model, x, observer, noise, run)
-                                      : run_diffusers(o, model, x, observer, noise, run);
-  };
-  const sample_stats st = o.trajectory.empty() ? run_with(no_observer{}) : run_with(rec);
+  // One observer type for recorded and plain runs: every solver × process is instantiated once.
+  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec, noise, run)
+                                                     : run_diffusers(o, model, x, rec, noise, run);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (z && z->dtype() == io::npy_dtype::f4) {

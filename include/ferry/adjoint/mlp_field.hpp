@@ -135,9 +135,11 @@ class mlp_field {
     if (act_.rows() != n) {
       for (row_mat* m : {&act_, &slope_, &tmp_, &wts_, &p_, &q_, &coef_}) m->resize(n, h);
       sums_.resize(h);
+      bias_.resize(h);
     }
     act_.noalias() = x.eigen() * w1().transpose();
-    act_.rowwise() += (t * u() + b1()).transpose();
+    bias_.noalias() = t * u() + b1();  // a plain vector: rowwise += of an expression would allocate its value
+    act_.rowwise() += bias_.transpose();
     act_ = act_.array().tanh();
     slope_ = 1 - act_.array().square();
   }
@@ -158,7 +160,7 @@ class mlp_field {
   std::size_t d_, h_;
   std::vector<T> theta_;
   row_mat act_, slope_, tmp_, wts_, p_, q_, coef_;
-  vec sums_;
+  vec sums_, bias_;
 };
 
 }  // namespace ferry

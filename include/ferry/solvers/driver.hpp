@@ -38,6 +38,15 @@ struct no_observer {
   void operator()(const R&) const {}
 };
 
+/// Whether an observer watches this run: no_observer never does; one with `bool active() const`
+/// can be switched off at run time (so one instantiation serves recorded and chunked runs).
+template <class Observer>
+bool watching(const Observer& o) {
+  if constexpr (std::is_same_v<Observer, no_observer>) return false;
+  else if constexpr (requires { o.active(); }) return bool(o.active());
+  else return true;
+}
+
 struct sample_options {
   bool check_finite = true;    ///< throw numeric_error on NaN/Inf after a step
   int threads = 1;             ///< threads over row chunks (OpenMP; a serial build runs them in turn)
@@ -91,7 +100,7 @@ sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& s
 
 /// Runs `solver` over `sched` on the problem (a pf_ode or anything with reset/nfe and the
 /// calls the solver makes), updating x in place. With opt.threads > 1 or opt.chunk_rows set, the
-/// rows run in chunks (the problem must offer for_rows, and the observer must be no_observer:
+/// rows run in chunks (the problem must offer for_rows, and the observer must not be watching:
 /// it would see partial states); stats.nfe is then the evaluations of one chunk, i.e. per sample.
 template <class Solver, class Problem, class T, class Observer = no_observer>
 sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x,
@@ -121,9 +130,9 @@ sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& s
   chunk = std::max<std::size_t>(chunk, 1);
   if (chunk >= rows) return detail::sample_serial(problem, sched, solver, x, observer, opt, 0);
 
-  if constexpr (!std::is_same_v<std::remove_cvref_t<Observer>, no_observer>) {
+  if (watching(observer))
     throw config_error("sample: an observer sees the whole state after each step; run it with one chunk (threads = 1)");
-  } else if constexpr (!requires { problem.for_rows(std::size_t(0)); }) {
+  if constexpr (!requires { problem.for_rows(std::size_t(0)); }) {
     throw config_error("sample: this problem cannot be split into row chunks (it has no for_rows); use threads = 1");
   } else {
     const std::size_t chunks = (rows + chunk - 1) / chunk;

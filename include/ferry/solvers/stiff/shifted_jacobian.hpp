@@ -74,6 +74,7 @@ class shifted_jacobian {
       jac_.resize(Eigen::Index(n_), Eigen::Index(n_));
       shifted_.resize(Eigen::Index(n_), Eigen::Index(n_));
       lu_ = Eigen::PartialPivLU<mat>(Eigen::Index(n_));
+      sol_.resize(Eigen::Index(n_));
     } else {
       const auto m = Eigen::Index(opt.krylov_dim);
       basis_.resize(Eigen::Index(n_), m + 1);
@@ -130,7 +131,8 @@ class shifted_jacobian {
         lu_.compute(shifted_);
         gamma_ = gamma;
       }
-      r = lu_.solve(r);
+      sol_.noalias() = lu_.solve(r);  // not in place: Eigen's in-place permutation allocates a mask
+      r = sol_;
       return;
     }
     gmres(p, gamma, r);
