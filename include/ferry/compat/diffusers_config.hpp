@@ -20,6 +20,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/prediction.hpp"
+#include "ferry/io/read_file.hpp"
 #include "ferry/process/discrete_vp.hpp"
 
 namespace ferry::compat {
@@ -106,7 +107,8 @@ struct config_reader {
   std::string_view where;
   diffusers_config& c;
 
-  std::string show(const json& v) const { return v.dump(); }
+  /// The value as JSON text, escaped (strings from the file may hold any bytes).
+  static std::string show(const json& v) { return ferry::detail::escape(v.dump(-1, ' ', false, json::error_handler_t::replace)); }
   [[noreturn]] void bad(std::string_view key, const json& v, std::string_view expected) const {
     throw config_error(ferry::detail::cat(where, ": \"", key, "\" is ", show(v), "; expected ", expected));
   }
@@ -251,7 +253,7 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
                                                std::string_view where = "scheduler_config.json") {
   using sc = scheduler_class;
   using ferry::detail::cat;
-  if (!j.is_object()) throw config_error(cat(where, ": expected a JSON object, got ", j.dump()));
+  if (!j.is_object()) throw config_error(cat(where, ": expected a JSON object, got ", detail::config_reader::show(j)));
   if (!kind) {
     const auto it = j.find("_class_name");
     if (it == j.end())
@@ -261,11 +263,17 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
     bool found = false;
     for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler})
       if (it->is_string() && it->get<std::string>() == class_name(k)) { kind = k; found = true; }
-    if (!found)
-      throw config_error(cat(where, ": \"_class_name\" is ", it->dump(), "; expected DDIMScheduler, "
+    if (!found) {
+      std::vector<std::string_view> names;
+      for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler})
+        names.push_back(class_name(k));
+      throw config_error(cat(where, ": \"_class_name\" is ", detail::config_reader::show(*it),
+                             it->is_string() ? ferry::detail::did_you_mean(it->get<std::string>(), names) : std::string(),
+                             "; expected DDIMScheduler, "
                              "DPMSolverMultistepScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler, "
                              "LMSDiscreteScheduler, UniPCMultistepScheduler, DEISMultistepScheduler or "
                              "FlowMatchEulerDiscreteScheduler"));
+    }
   }
   diffusers_config c = default_config(*kind);
   const detail::config_reader r{j, where, c};
@@ -281,16 +289,20 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
         // diffusers registers unexpected keys into the config, and _convert_to_karras/_exponential read
         // `self.config.sigma_min` whenever it exists: so they still take effect.
         (key == "sigma_min" ? c.sigma_min : c.sigma_max) = r.as_positive(key, v);
-        c.warnings.push_back(cat(where, ": \"", key, "\" is not a ", class_name(k),
+        c.warnings.push_back(cat(where, ": \"", ferry::detail::escape(key), "\" is not a ", class_name(k),
                                  " argument; diffusers still uses it as the Karras/exponential σ bound, and so does ferry"));
       } else {
-        c.warnings.push_back(cat(where, ": \"", key, "\" is not a ", class_name(k), " argument; ignored"));
+        c.warnings.push_back(cat(where, ": \"", ferry::detail::escape(key), "\" is not a ", class_name(k), " argument; ignored",
+                                 ferry::detail::did_you_mean(key, detail::accepted_keys(k))));
       }
       continue;
     }
     if (key == "num_train_timesteps") c.num_train_timesteps = static_cast<std::size_t>(r.as_int(key, v, 2, 1 << 24));
-    else if (key == "beta_start") c.beta_start = r.as_positive(key, v);
-    else if (key == "beta_end") c.beta_end = r.as_positive(key, v);
+    else if (key == "beta_start" || key == "beta_end") {
+      const double b = r.as_number(key, v);
+      if (!(b > 0 && b < 1)) r.bad(key, v, "a number in (0, 1)");
+      (key == "beta_start" ? c.beta_start : c.beta_end) = b;
+    }
     else if (key == "beta_schedule") {
       if (k == sc::heun)
         c.betas = r.as_enum<beta_schedule>(key, v, {{"linear", beta_schedule::linear}, {"scaled_linear", beta_schedule::scaled_linear},
@@ -413,15 +425,14 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
 /// Reads a scheduler_config.json file (io_error if it cannot be read or is not JSON).
 inline diffusers_config load_diffusers_config(const std::filesystem::path& path,
                                               std::optional<scheduler_class> kind = std::nullopt) {
-  std::ifstream in(path);
-  if (!in) throw io_error(ferry::detail::cat(path.string(), ": cannot open for reading"));
+  const std::string where = ferry::detail::escape(path.string());
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(io::read_file(path, "a diffusers scheduler_config.json"));
   } catch (const nlohmann::json::exception& e) {
-    throw io_error(ferry::detail::cat(path.string(), ": not valid JSON (", e.what(), ")"));
+    throw io_error(ferry::detail::cat(where, ": not valid JSON (", ferry::detail::escape(e.what()), ")"));
   }
-  return parse_diffusers_config(j, kind, path.string());
+  return parse_diffusers_config(j, kind, where);
 }
 
 /// The float32 β table of a config: trained_betas if given, else its beta_schedule, then the
