@@ -7,7 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "catch.hpp"
+#include "ferry/compat/diffusers_config.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
@@ -163,4 +166,21 @@ TEST_CASE("float32 runs of every registry solver stay finite on 1000-step and ze
   sweep_registry<float>(zsnr, {.kind = grid_kind::uniform, .steps = 25}, "zero-terminal-SNR, 25 steps");
   // EDM with the final step to σ = 0 (no division by σ = 0 in any solver).
   sweep_registry<float>(edm<float>{}, {.kind = grid_kind::karras, .steps = 1000}, "edm karras to 0, 1000 steps");
+}
+
+TEST_CASE("fuzz regression: a beta schedule that drives alphas_cumprod to 0 is a config_error", "[reliability][fuzz]") {
+  // fuzz_scheduler_config found this (tests/fuzz/corpus/fuzz_scheduler_config/crash_beta_underflow.json):
+  // scaled_linear β up to 0.412 over 1000 steps underflows the float32 ᾱ, and set_timesteps made NaN σs.
+  const auto j = nlohmann::json::parse(R"({"_class_name": "EulerDiscreteScheduler", "beta_schedule": "scaled_linear",
+                                           "beta_start": 0.00082, "beta_end": 0.412, "num_train_timesteps": 1000})");
+  std::string msg;
+  try {
+    (void)compat::parse_diffusers_config(j, std::nullopt, "cfg.json");
+  } catch (const config_error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("cfg.json: the beta schedule (beta_start, beta_end) drives alphas_cumprod to 0 at timestep") == 0);
+  // The zero-terminal-SNR rescale ends at ᾱ = 0 on purpose and stays accepted.
+  const auto z = nlohmann::json::parse(R"({"_class_name": "EulerDiscreteScheduler", "rescale_betas_zero_snr": true})");
+  CHECK_NOTHROW(compat::parse_diffusers_config(z));
 }

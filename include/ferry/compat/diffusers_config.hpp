@@ -248,6 +248,17 @@ inline diffusers_config default_config(scheduler_class k) {
   return c;
 }
 
+/// The float32 β table of a config: trained_betas if given, else its beta_schedule, then the
+/// zero-terminal-SNR rescale if asked (DDIM, DPM, Euler, UniPC take that key).
+inline std::vector<float> config_betas(const diffusers_config& c) {
+  std::vector<float> b;
+  if (!c.trained_betas.empty()) {
+    for (double x : c.trained_betas) b.push_back(static_cast<float>(x));
+    return c.rescale_betas_zero_snr ? ferry::detail::rescale_zero_terminal_snr(b) : b;
+  }
+  return diffusers_betas(c.betas, c.num_train_timesteps, c.beta_start, c.beta_end, c.rescale_betas_zero_snr);
+}
+
 /// Reads a scheduler_config.json object. The class is `kind` if given, else the `_class_name` key.
 inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::optional<scheduler_class> kind = std::nullopt,
                                                std::string_view where = "scheduler_config.json") {
@@ -419,6 +430,18 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
                                   "\"sigma_min\" (diffusers rejects this pair)"));
   if (k == sc::flow_euler && c.sigmas == sigma_spacing::lu_lambdas)
     throw config_error(cat(where, ": use_lu_lambdas is not a FlowMatchEulerDiscreteScheduler argument"));
+  if (detail::is_vp(k)) {
+    // Large βs over many timesteps drive the float32 ᾱ = Π(1 − β) to 0 (or so close that
+    // σ̃ = √((1 − ᾱ)/ᾱ) overflows): the sampler would start from an infinite or NaN σ. Only the
+    // zero-terminal-SNR rescale may end at ᾱ = 0 (the classes clamp or special-case that entry).
+    const std::vector<float> abar = diffusers_alphas_cumprod(config_betas(c));
+    const std::size_t checked = c.rescale_betas_zero_snr ? abar.size() - 1 : abar.size();
+    for (std::size_t i = 0; i < checked; ++i)
+      if (!(abar[i] > 0) || !std::isfinite(diffusers_sigma_f32(abar[i])))
+        throw config_error(cat(where, ": the beta schedule (", c.trained_betas.empty() ? "beta_start, beta_end" : "trained_betas",
+                               ") drives alphas_cumprod to ", abar[i], " at timestep ", i, " of ", abar.size(),
+                               " in float32; expected a schedule whose alphas_cumprod stays above 0 (smaller betas or fewer timesteps)"));
+  }
   return c;
 }
 
@@ -435,15 +458,5 @@ inline diffusers_config load_diffusers_config(const std::filesystem::path& path,
   return parse_diffusers_config(j, kind, where);
 }
 
-/// The float32 β table of a config: trained_betas if given, else its beta_schedule, then the
-/// zero-terminal-SNR rescale if asked (DDIM, DPM, Euler, UniPC take that key).
-inline std::vector<float> config_betas(const diffusers_config& c) {
-  std::vector<float> b;
-  if (!c.trained_betas.empty()) {
-    for (double x : c.trained_betas) b.push_back(static_cast<float>(x));
-    return c.rescale_betas_zero_snr ? ferry::detail::rescale_zero_terminal_snr(b) : b;
-  }
-  return diffusers_betas(c.betas, c.num_train_timesteps, c.beta_start, c.beta_end, c.rescale_betas_zero_snr);
-}
 
 }  // namespace ferry::compat
