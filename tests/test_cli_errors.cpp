@@ -273,7 +273,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
     CHECK(one_clean_line(r.err));
     for (const std::string& m : c.mentions) CHECK(r.err.find(m) != std::string::npos);
     CHECK(slurp(out) == keep);                          // an existing output is untouched
-    CHECK(!fs::exists(f.p("plots") / "demo.png"));      // the demo wrote nothing
+    CHECK((!fs::exists(f.p("plots")) || fs::is_empty(f.p("plots"))));  // the demo wrote nothing
     std::size_t stray = 0;                              // and no temporary file was left behind
     for (const auto& e : fs::directory_iterator(f.dir.path))
       stray += e.path().filename().string().find(".tmp") != std::string::npos;

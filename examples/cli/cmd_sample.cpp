@@ -143,8 +143,8 @@ io::npy_array read_float_array(const std::string& path, std::size_t rank, const 
 void require_finite(std::span<const double> v, const std::string& path, const char* what, std::size_t cols) {
   for (std::size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i]))
-      throw domain_error(detail::cat(path, ": ", what, " holds ", v[i], " at row ", i / cols, ", column ", i % cols,
-                                     "; expected finite values"));
+      throw domain_error(detail::cat(path, ": ", what, " holds a non-finite value (", v[i], ") at row ", i / cols,
+                                     ", column ", i % cols, "; expected finite values"));
 }
 
 void run_sample(const sample_options& o) {
