@@ -9,7 +9,7 @@ DEBS := cmake make g++ clang libomp-dev libeigen3-dev libxsimd-dev xtl-dev catch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench install clean
+.PHONY: deps build demo test bench install clean fuzz
 
 deps:  ## install every missing Debian package (quiet when all are present)
 	@missing=""; for p in $(DEBS); do \
@@ -38,6 +38,27 @@ bench: build
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# libFuzzer harnesses (clang, ASan + UBSan) in their own build dir; each runs FUZZ_SECONDS on a
+# working copy of its seed corpus (tests/fuzz/corpus/<name>); crashes land in $(FUZZ_BUILD)/crashes.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS := fuzz_npy fuzz_gmm_json fuzz_scheduler_config fuzz_cli
+
+fuzz: deps
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_FUZZ=ON -DFERRY_WERROR=ON \
+	  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_BENCHMARKS=OFF -DFERRY_OPENMP=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZERS)
+	@mkdir -p $(FUZZ_BUILD)/crashes
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n tests/fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ && \
+	  echo "== $$f ($(FUZZ_SECONDS) s)" && \
+	  $(FUZZ_BUILD)/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$f- -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$f \
+	    >$(FUZZ_BUILD)/$$f.log 2>&1; rc=$$?; \
+	  grep -E 'stat::number_of_executed_units|SUMMARY' $(FUZZ_BUILD)/$$f.log; \
+	  if [ $$rc != 0 ]; then tail -40 $(FUZZ_BUILD)/$$f.log; exit 1; fi; \
+	done
 
 clean:
 	rm -rf $(BUILD)

@@ -412,7 +412,7 @@ void add_demo_command(CLI::App& app) {
       ->type_name("FILE");
   cmd->add_option("--n", opt->n, "number of samples")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t(2), std::size_t(1) << 24))
+      ->check(count_in(2, std::size_t(1) << 24))
       ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "seed of the initial noise, the step noise and the exact samples")
       ->type_name("S")

@@ -67,7 +67,7 @@ row_range parse_shard(const std::string& spec, std::size_t n) {
 gaussian_mixture<double> load_model(const std::string& spec) {
   const std::string prefix = "gmm:";
   if (spec.rfind(prefix, 0) != 0 || spec.size() == prefix.size())
-    throw config_error(detail::cat("--model \"", spec, "\": expected gmm:PATH (an exact Gaussian-mixture model from a JSON file)"));
+    throw config_error(detail::cat("--model \"", detail::escape(spec), "\": expected gmm:PATH (an exact Gaussian-mixture model from a JSON file)"));
   return gaussian_mixture<double>::load(spec.substr(prefix.size()));
 }
 
@@ -79,7 +79,8 @@ any_process make_process(const sample_options& o) {
   if (o.process == "ve") return ve<double>{};
   if (o.process == "edm") return edm<double>{};
   if (o.process == "flow") return flow<double>(o.shift);
-  throw config_error(detail::cat("--process \"", o.process, "\" is unknown; expected vp-linear, vp-cosine, ve, edm or flow"));
+  throw config_error(detail::cat("--process \"", detail::escape(o.process), "\" is unknown",
+                                 detail::did_you_mean(o.process, {"vp-linear", "vp-cosine", "ve", "edm", "flow"}), "; expected vp-linear, vp-cosine, ve, edm or flow"));
 }
 
 // Keeps the state after every step (the driver's observer), for --trajectory.
@@ -138,9 +139,11 @@ io::npy_array read_float_array(const std::string& path, std::size_t rank, const 
   return a;
 }
 
-void require_finite(std::span<const double> v, const std::string& path, const char* what) {
-  for (double e : v)
-    if (!std::isfinite(e)) throw domain_error(detail::cat(path, ": ", what, " contains a non-finite value"));
+void require_finite(std::span<const double> v, const std::string& path, const char* what, std::size_t cols) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      throw domain_error(detail::cat(path, ": ", what, " holds a non-finite value (", v[i], ") at row ", i / cols,
+                                     ", column ", i % cols, "; expected finite values"));
 }
 
 void run_sample(const sample_options& o) {
@@ -164,7 +167,7 @@ void run_sample(const sample_options& o) {
   batch<double> x(rows.end - rows.begin, dim);
   if (z) {
     const batch<double> all = z->as_batch<double>();
-    require_finite(all.view().span(), o.noise, "noise");
+    require_finite(all.view().span(), o.noise, "noise", dim);
     std::copy(all.data() + rows.begin * dim, all.data() + rows.end * dim, x.data());
   } else {
     random::fill_normal(o.seed, x.view(), rows.begin, random::initial_noise_step);
@@ -183,7 +186,7 @@ void run_sample(const sample_options& o) {
     w = batch<double>(sh[0] * sh[1], sh[2]);
     const std::vector<double> all = w_file->as<double>();
     std::copy(all.begin(), all.end(), w.data());
-    require_finite(w.view().span(), o.step_noise, "step noise");
+    require_finite(w.view().span(), o.step_noise, "step noise", dim);
     noise.injected = injected_noise<double>{w.data(), sh[0], n, dim, rows.begin};
   }
 
@@ -218,7 +221,7 @@ void add_sample_command(CLI::App& app) {
   auto* noise = cmd->add_option("--noise", opt->noise, "unit Gaussian noise z, .npy (N, D) float32 or float64");
   cmd->add_option("--num-samples", opt->num_samples, "draw N samples' initial noise from --seed instead of --noise")
       ->excludes(noise)
-      ->check(CLI::PositiveNumber);
+      ->check(count_in(1, std::size_t(1) << 30));
   cmd->add_option("--seed", opt->seed, "keys the initial noise (with --num-samples) and every step's noise")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -226,7 +229,9 @@ void add_sample_command(CLI::App& app) {
                   "inject the step noise: .npy (S >= steps, N, D); step i uses W[i] for its one normal draw");
   cmd->add_option("--threads", opt->threads, "threads over rows (results are the same for any count)")->capture_default_str();
   cmd->add_option("--shard", opt->shard, "sample only rows [I*N/K, (I+1)*N/K) of the run: I/K");
-  cmd->add_option("--steps", opt->steps, "number of solver steps (diffusers: set_timesteps' argument)")->required();
+  cmd->add_option("--steps", opt->steps, "number of solver steps (diffusers: set_timesteps' argument)")
+      ->check(count_in(1, std::size_t(1) << 24))
+      ->required();
   cmd->add_option("--out", opt->out, "where to write the samples, .npy in the dtype of the noise (float64 when drawn)")->required();
   cmd->add_option("--eta", opt->stochastic.eta,
                   "noise scale: ancestral/SDE samplers (default 1; euler-maruyama: 0 = PF-ODE, 1 = reverse SDE), "

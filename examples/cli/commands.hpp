@@ -3,7 +3,22 @@
 // (options + callback); main.cpp only calls the add_*_command functions and maps errors to exit codes.
 #include <CLI/CLI.hpp>
 
+#include <cstddef>
+#include <string>
+
 namespace ferry::cli {
+
+/// A whole number in [lo, hi] written with digits only (so "-3" is rejected, not wrapped to 2^64 − 3).
+inline CLI::Validator count_in(std::size_t lo, std::size_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        const bool digits = !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
+        const std::size_t v = digits ? std::stoull(s) : 0;
+        if (digits && v >= lo && v <= hi) return {};
+        return "expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got \"" + s + "\"";
+      },
+      "N");
+}
 
 /// `ferry version`: prints the library version.
 void add_version_command(CLI::App& app);

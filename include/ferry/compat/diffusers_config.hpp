@@ -20,6 +20,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/prediction.hpp"
+#include "ferry/io/read_file.hpp"
 #include "ferry/process/discrete_vp.hpp"
 
 namespace ferry::compat {
@@ -117,7 +118,8 @@ struct config_reader {
   std::string_view where;
   diffusers_config& c;
 
-  std::string show(const json& v) const { return v.dump(); }
+  /// The value as JSON text, escaped (strings from the file may hold any bytes).
+  static std::string show(const json& v) { return ferry::detail::escape(v.dump(-1, ' ', false, json::error_handler_t::replace)); }
   [[noreturn]] void bad(std::string_view key, const json& v, std::string_view expected) const {
     throw config_error(ferry::detail::cat(where, ": \"", key, "\" is ", show(v), "; expected ", expected));
   }
@@ -283,12 +285,23 @@ inline diffusers_config default_config(scheduler_class k) {
   return c;
 }
 
+/// The float32 β table of a config: trained_betas if given, else its beta_schedule, then the
+/// zero-terminal-SNR rescale if asked (DDIM, DPM, Euler, UniPC take that key).
+inline std::vector<float> config_betas(const diffusers_config& c) {
+  std::vector<float> b;
+  if (!c.trained_betas.empty()) {
+    for (double x : c.trained_betas) b.push_back(static_cast<float>(x));
+    return c.rescale_betas_zero_snr ? ferry::detail::rescale_zero_terminal_snr(b) : b;
+  }
+  return diffusers_betas(c.betas, c.num_train_timesteps, c.beta_start, c.beta_end, c.rescale_betas_zero_snr);
+}
+
 /// Reads a scheduler_config.json object. The class is `kind` if given, else the `_class_name` key.
 inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::optional<scheduler_class> kind = std::nullopt,
                                                std::string_view where = "scheduler_config.json") {
   using sc = scheduler_class;
   using ferry::detail::cat;
-  if (!j.is_object()) throw config_error(cat(where, ": expected a JSON object, got ", j.dump()));
+  if (!j.is_object()) throw config_error(cat(where, ": expected a JSON object, got ", detail::config_reader::show(j)));
   if (!kind) {
     const auto it = j.find("_class_name");
     if (it == j.end())
@@ -300,12 +313,19 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
     for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler, sc::ddpm,
                  sc::euler_ancestral, sc::lcm, sc::tcd})
       if (it->is_string() && it->get<std::string>() == class_name(k)) { kind = k; found = true; }
-    if (!found)
-      throw config_error(cat(where, ": \"_class_name\" is ", it->dump(), "; expected DDIMScheduler, "
+    if (!found) {
+      std::vector<std::string_view> names;
+      for (sc k : {sc::ddim, sc::dpm_multistep, sc::euler, sc::heun, sc::lms, sc::unipc, sc::deis, sc::flow_euler, sc::ddpm,
+                   sc::euler_ancestral, sc::lcm, sc::tcd})
+        names.push_back(class_name(k));
+      throw config_error(cat(where, ": \"_class_name\" is ", detail::config_reader::show(*it),
+                             it->is_string() ? ferry::detail::did_you_mean(it->get<std::string>(), names) : std::string(),
+                             "; expected DDIMScheduler, "
                              "DPMSolverMultistepScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler, "
                              "LMSDiscreteScheduler, UniPCMultistepScheduler, DEISMultistepScheduler, "
                              "FlowMatchEulerDiscreteScheduler, DDPMScheduler, EulerAncestralDiscreteScheduler, LCMScheduler or "
                              "TCDScheduler"));
+    }
   }
   diffusers_config c = default_config(*kind);
   const detail::config_reader r{j, where, c};
@@ -321,16 +341,20 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
         // diffusers registers unexpected keys into the config, and _convert_to_karras/_exponential read
         // `self.config.sigma_min` whenever it exists: so they still take effect.
         (key == "sigma_min" ? c.sigma_min : c.sigma_max) = r.as_positive(key, v);
-        c.warnings.push_back(cat(where, ": \"", key, "\" is not a ", class_name(k),
+        c.warnings.push_back(cat(where, ": \"", ferry::detail::escape(key), "\" is not a ", class_name(k),
                                  " argument; diffusers still uses it as the Karras/exponential σ bound, and so does ferry"));
       } else {
-        c.warnings.push_back(cat(where, ": \"", key, "\" is not a ", class_name(k), " argument; ignored"));
+        c.warnings.push_back(cat(where, ": \"", ferry::detail::escape(key), "\" is not a ", class_name(k), " argument; ignored",
+                                 ferry::detail::did_you_mean(key, detail::accepted_keys(k))));
       }
       continue;
     }
     if (key == "num_train_timesteps") c.num_train_timesteps = static_cast<std::size_t>(r.as_int(key, v, 2, 1 << 24));
-    else if (key == "beta_start") c.beta_start = r.as_positive(key, v);
-    else if (key == "beta_end") c.beta_end = r.as_positive(key, v);
+    else if (key == "beta_start" || key == "beta_end") {
+      const double b = r.as_number(key, v);
+      if (!(b > 0 && b < 1)) r.bad(key, v, "a number in (0, 1)");
+      (key == "beta_start" ? c.beta_start : c.beta_end) = b;
+    }
     else if (key == "beta_schedule") {
       if (k == sc::heun)
         c.betas = r.as_enum<beta_schedule>(key, v, {{"linear", beta_schedule::linear}, {"scaled_linear", beta_schedule::scaled_linear},
@@ -452,32 +476,33 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
                                   "\"sigma_min\" (diffusers rejects this pair)"));
   if (k == sc::flow_euler && c.sigmas == sigma_spacing::lu_lambdas)
     throw config_error(cat(where, ": use_lu_lambdas is not a FlowMatchEulerDiscreteScheduler argument"));
+  if (detail::is_vp(k)) {
+    // Large βs over many timesteps drive the float32 ᾱ = Π(1 − β) to 0 (or so close that
+    // σ̃ = √((1 − ᾱ)/ᾱ) overflows): the sampler would start from an infinite or NaN σ. Only the
+    // zero-terminal-SNR rescale may end at ᾱ = 0 (the classes clamp or special-case that entry).
+    const std::vector<float> abar = diffusers_alphas_cumprod(config_betas(c));
+    const std::size_t checked = c.rescale_betas_zero_snr ? abar.size() - 1 : abar.size();
+    for (std::size_t i = 0; i < checked; ++i)
+      if (!(abar[i] > 0) || !std::isfinite(diffusers_sigma_f32(abar[i])))
+        throw config_error(cat(where, ": the beta schedule (", c.trained_betas.empty() ? "beta_start, beta_end" : "trained_betas",
+                               ") drives alphas_cumprod to ", abar[i], " at timestep ", i, " of ", abar.size(),
+                               " in float32; expected a schedule whose alphas_cumprod stays above 0 (smaller betas or fewer timesteps)"));
+  }
   return c;
 }
 
 /// Reads a scheduler_config.json file (io_error if it cannot be read or is not JSON).
 inline diffusers_config load_diffusers_config(const std::filesystem::path& path,
                                               std::optional<scheduler_class> kind = std::nullopt) {
-  std::ifstream in(path);
-  if (!in) throw io_error(ferry::detail::cat(path.string(), ": cannot open for reading"));
+  const std::string where = ferry::detail::escape(path.string());
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(io::read_file(path, "a diffusers scheduler_config.json"));
   } catch (const nlohmann::json::exception& e) {
-    throw io_error(ferry::detail::cat(path.string(), ": not valid JSON (", e.what(), ")"));
+    throw io_error(ferry::detail::cat(where, ": not valid JSON (", ferry::detail::escape(e.what()), ")"));
   }
-  return parse_diffusers_config(j, kind, path.string());
+  return parse_diffusers_config(j, kind, where);
 }
 
-/// The float32 β table of a config: trained_betas if given, else its beta_schedule, then the
-/// zero-terminal-SNR rescale if asked (DDIM, DPM, Euler, UniPC take that key).
-inline std::vector<float> config_betas(const diffusers_config& c) {
-  std::vector<float> b;
-  if (!c.trained_betas.empty()) {
-    for (double x : c.trained_betas) b.push_back(static_cast<float>(x));
-    return c.rescale_betas_zero_snr ? ferry::detail::rescale_zero_terminal_snr(b) : b;
-  }
-  return diffusers_betas(c.betas, c.num_train_timesteps, c.beta_start, c.beta_end, c.rescale_betas_zero_snr);
-}
 
 }  // namespace ferry::compat

@@ -41,7 +41,9 @@ inline prediction parse_prediction(std::string_view s) {
   if (s == "v" || s == "v_prediction") return prediction::v;
   if (s == "score") return prediction::score;
   if (s == "velocity" || s == "flow" || s == "flow_prediction") return prediction::velocity;
-  throw config_error(detail::cat("prediction kind \"", s, "\" is unknown; expected epsilon, data (sample), v (v_prediction), score or velocity"));
+  throw config_error(detail::cat("prediction kind \"", detail::escape(s), "\" is unknown",
+                                 detail::did_you_mean(s, {"epsilon", "data", "sample", "v", "v_prediction", "score", "velocity"}),
+                                 "; expected epsilon, data (sample), v (v_prediction), score or velocity"));
 }
 
 /// out = a·x + b·p; NaN coefficients mark an undefined conversion.

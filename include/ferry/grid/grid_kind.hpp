@@ -33,8 +33,9 @@ inline grid_kind parse_grid_kind(std::string_view s) {
   for (const grid_kind k : {grid_kind::uniform, grid_kind::uniform_logsnr, grid_kind::quadratic, grid_kind::karras,
                             grid_kind::exponential, grid_kind::custom})
     if (s == to_string(k)) return k;
-  throw config_error(detail::cat("grid kind \"", s,
-                                 "\" is unknown; expected uniform, uniform-logsnr, quadratic, karras, exponential or custom"));
+  throw config_error(detail::cat("grid kind \"", detail::escape(s), "\" is unknown",
+                                 detail::did_you_mean(s, {"uniform", "uniform-logsnr", "quadratic", "karras", "exponential", "custom"}),
+                                 "; expected uniform, uniform-logsnr, quadratic, karras, exponential or custom"));
 }
 
 }  // namespace ferry

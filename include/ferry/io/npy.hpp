@@ -29,6 +29,7 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/io/atomic_file.hpp"
+#include "ferry/io/read_file.hpp"
 
 namespace ferry::io {
 
@@ -59,6 +60,7 @@ inline constexpr npy_dtype npy_dtype_of = std::is_same_v<T, float>          ? np
 
 namespace detail {
 using ferry::detail::cat;
+using ferry::detail::escape;
 
 inline std::string shape_string(std::span<const std::size_t> shape) {
   std::string s = "(";
@@ -139,7 +141,7 @@ class header_parser {
 
   [[noreturn]] void fail(std::string_view expected) const {
     throw io_error(cat(where_, ": cannot parse the .npy header at byte ", i_, ": expected ", expected, ", found ",
-                       i_ < s_.size() ? cat("'", s_.substr(i_, 12), "'") : std::string("the end")));
+                       i_ < s_.size() ? cat("'", escape(s_.substr(i_, 12)), "'") : std::string("the end")));
   }
 
  private:
@@ -291,8 +293,10 @@ struct npy_array {
 /// Parses the bytes of a .npy file; `where` names the source in error messages.
 inline npy_array parse_npy(std::string_view bytes, std::string_view where = "<npy>") {
   using detail::cat;
+  using detail::escape;
+  if (bytes.empty()) throw io_error(cat(where, ": empty file; expected a .npy array"));
   if (bytes.size() < 8 || bytes.substr(0, 6) != detail::npy_magic)
-    throw io_error(cat(where, ": not a .npy file (bad magic; expected \\x93NUMPY)"));
+    throw io_error(cat(where, ": not a .npy file (bad magic ", escape(bytes.substr(0, 6)), "; expected \\x93NUMPY)"));
   const auto major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
     throw io_error(cat(where, ": unsupported .npy format version ", int(major), ".", int(minor), "; expected 1.0, 2.0 or 3.0"));
@@ -312,7 +316,7 @@ inline npy_array parse_npy(std::string_view bytes, std::string_view where = "<np
   p.parse_dict([&](const std::string& key, const detail::header_value& v) {
     if (key == "descr") {
       if (v.kind != detail::header_value::string)
-        throw io_error(cat(where, ": unsupported dtype ", v.text, " (structured); expected <f4, <f8, <i4 or <i8"));
+        throw io_error(cat(where, ": unsupported dtype ", escape(v.text), " (structured); expected <f4, <f8, <i4 or <i8"));
       descr = v.text;
       have_descr = true;
     } else if (key == "fortran_order") {
@@ -324,7 +328,7 @@ inline npy_array parse_npy(std::string_view bytes, std::string_view where = "<np
       a.shape = v.ints;
       have_shape = true;
     } else {
-      throw io_error(cat(where, ": unexpected key '", key, "' in the .npy header; expected descr, fortran_order, shape"));
+      throw io_error(cat(where, ": unexpected key '", escape(key), "' in the .npy header; expected descr, fortran_order, shape"));
     }
   });
   const std::pair<bool, const char*> required[] = {{have_descr, "descr"}, {have_order, "fortran_order"}, {have_shape, "shape"}};
@@ -332,7 +336,7 @@ inline npy_array parse_npy(std::string_view bytes, std::string_view where = "<np
     if (!have) throw io_error(cat(where, ": the .npy header has no '", key, "' key"));
 
   if (!descr.empty() && descr[0] == '>')
-    throw io_error(cat(where, ": dtype '", descr, "' is big-endian; expected little-endian <f4, <f8, <i4 or <i8"));
+    throw io_error(cat(where, ": dtype '", escape(descr), "' is big-endian; expected little-endian <f4, <f8, <i4 or <i8"));
   if (fortran)
     throw io_error(cat(where, ": fortran_order is True; only C-order arrays are supported (save np.ascontiguousarray(a))"));
 
@@ -358,20 +362,13 @@ inline npy_array parse_npy(std::string_view bytes, std::string_view where = "<np
   else if (descr == "<f8") fill(a.data.emplace<std::vector<double>>());
   else if (descr == "<i4") fill(a.data.emplace<std::vector<std::int32_t>>());
   else if (descr == "<i8") fill(a.data.emplace<std::vector<std::int64_t>>());
-  else throw io_error(cat(where, ": unsupported dtype '", descr, "'; expected <f4, <f8, <i4 or <i8"));
+  else throw io_error(cat(where, ": unsupported dtype '", escape(descr), "'; expected <f4, <f8, <i4 or <i8"));
   return a;
 }
 
 /// Reads a .npy file (versions 1.0–3.0; <f4, <f8, <i4, <i8; C order); io_error naming the file on any problem.
 inline npy_array read_npy(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw io_error(detail::cat(path.string(), ": cannot open for reading: no such file"));
-  if (std::filesystem::is_directory(path, ec)) throw io_error(detail::cat(path.string(), ": cannot open for reading: is a directory"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(detail::cat(path.string(), ": cannot open for reading"));
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw io_error(detail::cat(path.string(), ": read error"));
-  return parse_npy(bytes, path.string());
+  return parse_npy(read_file(path, "a .npy array"), detail::escape(path.string()));
 }
 
 /// The bytes of a .npy file holding `data` (Π shape elements, C order): version 1.0, or 2.0 for huge headers.

@@ -22,6 +22,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/core/prediction.hpp"
+#include "ferry/io/read_file.hpp"
 
 namespace ferry {
 
@@ -114,7 +115,7 @@ class gaussian_mixture {
       }
       return full(std::move(weights), std::move(means), std::move(covs));
     } catch (const nlohmann::json::exception& e) {
-      throw config_error(detail::cat(where, ": ", e.what()));
+      throw config_error(detail::cat(where, ": ", detail::escape(e.what())));
     } catch (const error& e) {
       const std::string msg = e.what();
       if (msg.rfind(where, 0) == 0) throw;
@@ -124,15 +125,14 @@ class gaussian_mixture {
 
   /// Reads a JSON file of the format above.
   static gaussian_mixture load(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw io_error(detail::cat(path, ": cannot open the mixture file"));
+    const std::string where = detail::escape(path);
     nlohmann::json j;
     try {
-      in >> j;
+      j = nlohmann::json::parse(io::read_file(path, "a Gaussian-mixture JSON object"));
     } catch (const nlohmann::json::exception& e) {
-      throw io_error(detail::cat(path, ": not valid JSON: ", e.what()));
+      throw io_error(detail::cat(where, ": not valid JSON: ", detail::escape(e.what())));
     }
-    return from_json(j, path);
+    return from_json(j, where);
   }
 
   std::size_t components() const { return weights_.size(); }
@@ -255,9 +255,13 @@ class gaussian_mixture {
   }
 
   void check_means() const {
-    for (std::size_t k = 0; k < means_.size(); ++k)
+    for (std::size_t k = 0; k < means_.size(); ++k) {
       if (std::size_t(means_[k].size()) != dim() || dim() == 0)
         throw shape_error(detail::cat("gaussian_mixture: means[", k, "] has ", means_[k].size(), " entries, expected ", dim()));
+      for (Eigen::Index j = 0; j < means_[k].size(); ++j)
+        if (!std::isfinite(means_[k][j]))
+          throw domain_error(detail::cat("gaussian_mixture: means[", k, "][", j, "] = ", means_[k][j], "; must be finite"));
+    }
   }
   void check_dim(std::size_t d) const {
     if (d != dim()) throw shape_error(detail::cat("gaussian_mixture: state has ", d, " dimensions, the mixture has ", dim()));

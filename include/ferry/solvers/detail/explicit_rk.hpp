@@ -38,7 +38,8 @@ inline ode_time parse_ode_time(std::string_view s) {
   if (s == "native" || s == "t") return ode_time::native;
   if (s == "sigma" || s == "edm") return ode_time::sigma;
   if (s == "lambda" || s == "logsnr") return ode_time::lambda;
-  throw config_error(detail::cat("ode time \"", s, "\" is unknown; expected native, sigma or lambda"));
+  throw config_error(detail::cat("ode time \"", detail::escape(s), "\" is unknown",
+                                 detail::did_you_mean(s, {"native", "sigma", "lambda"}), "; expected native, sigma or lambda"));
 }
 
 namespace detail {

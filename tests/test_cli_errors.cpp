@@ -1,0 +1,304 @@
+// Hostile input through the `ferry` CLI, table-driven (issue 11): every bad file, value, flag or
+// name gets exactly one line on stderr, starting "ferry: ", naming the file or flag, with input
+// bytes escaped (only printable ASCII on stderr), exit code 2, nothing on stdout, and no output
+// file — an existing one is left byte-for-byte as it was.
+#include "catch.hpp"
+
+#ifdef FERRY_CLI_PATH
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.hpp"
+#include "ferry/io/npy.hpp"
+
+namespace fs = std::filesystem;
+using namespace ferry_test;
+
+namespace {
+
+void write_bytes(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+/// A valid (rows, 2) float64 .npy with a header we can then corrupt.
+std::string good_npy(std::size_t rows = 8, std::size_t cols = 2, double fill = 0.25) {
+  std::vector<double> v(rows * cols, fill);
+  return ferry::io::format_npy(v.data(), {rows, cols});
+}
+
+/// A .npy with the given header dict text and `payload_bytes` zero bytes of data.
+std::string npy_with_header(const std::string& dict, std::size_t payload_bytes) {
+  std::string h = dict;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += char(h.size() & 0xff);
+  out += char(h.size() >> 8);
+  return out + h + std::string(payload_bytes, '\0');
+}
+
+/// Every byte printable ASCII, and the text is one line ending in '\n'.
+bool one_clean_line(const std::string& s) {
+  if (s.empty() || s.back() != '\n') return false;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+struct bad_input {
+  std::string what;                  // the case, for the report
+  std::string args;                  // after the binary name
+  std::vector<std::string> mentions; // substrings the message must contain
+};
+
+/// The files every case draws on, made once in a scratch directory.
+struct fixture {
+  scratch_dir dir;
+  fs::path p(const std::string& name) const { return dir.path / name; }
+  std::string q(const std::string& name) const { return quoted(p(name)); }
+
+  fixture() {
+    const std::string good = good_npy();
+    write_bytes(p("noise.npy"), good);
+    write_bytes(p("empty.npy"), "");
+    fs::create_directories(p("dir.npy"));
+    write_bytes(p("magic.npy"), "PK\x03\x04 this is a zip file");
+    write_bytes(p("version.npy"), std::string("\x93NUMPY\x09\x00", 8) + good.substr(8));
+    write_bytes(p("trunc_header.npy"), good.substr(0, 30));
+    write_bytes(p("trunc_data.npy"), good.substr(0, good.size() - 8));
+    write_bytes(p("long_data.npy"), good + std::string(8, '\0'));
+    std::string garbage = good;
+    garbage.replace(10, 4, "{\xdf\x01\x1b");  // invalid UTF-8, a control byte and ESC in the header
+    write_bytes(p("garbage_header.npy"), garbage);
+    write_bytes(p("dtype.npy"), npy_with_header("{'descr': '<c16', 'fortran_order': False, 'shape': (8, 2), }", 256));
+    write_bytes(p("dtype_raw.npy"), npy_with_header("{'descr': '<\xfe\xff', 'fortran_order': False, 'shape': (8, 2), }", 128));
+    write_bytes(p("structured.npy"), npy_with_header("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (8,), }", 64));
+    write_bytes(p("fortran.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': True, 'shape': (8, 2), }", 128));
+    write_bytes(p("bigendian.npy"), npy_with_header("{'descr': '>f8', 'fortran_order': False, 'shape': (8, 2), }", 128));
+    write_bytes(p("extra_key.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (8, 2), 'x\x07': 1, }", 128));
+    write_bytes(p("no_shape.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': False, }", 128));
+    write_bytes(p("rank1.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (16,), }", 128));
+    write_bytes(p("rank3.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4, 2), }", 128));
+    write_bytes(p("int.npy"), npy_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (8, 2), }", 64));
+    write_bytes(p("dim3.npy"), good_npy(8, 3));
+    write_bytes(p("huge.npy"), npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 64));
+    std::vector<double> v(16, 0.5);
+    v[3] = std::numeric_limits<double>::quiet_NaN();
+    write_bytes(p("nan.npy"), ferry::io::format_npy(v.data(), {8, 2}));
+    v[3] = 0.5;
+    v[10] = -std::numeric_limits<double>::infinity();
+    write_bytes(p("inf.npy"), ferry::io::format_npy(v.data(), {8, 2}));
+
+    // Gaussian mixtures (2-D, as the demo needs).
+    write_bytes(p("empty.json"), "");
+    write_bytes(p("broken.json"), R"({"weights": [1], "means": [[0, 0]])");
+    write_bytes(p("badutf8.json"), "{\"weights\": [1], \"means\": [[0, 0]], \"stds\": \"\xdf\xff\"}");
+    write_bytes(p("array.json"), "[1, 2, 3]");
+    write_bytes(p("neg_weight.json"), R"({"weights": [1.5, -0.5], "means": [[0, 0], [1, 1]], "stds": [[1, 1], [1, 1]]})");
+    write_bytes(p("weight_sum.json"), R"({"weights": [0.5, 0.4], "means": [[0, 0], [1, 1]], "stds": [[1, 1], [1, 1]]})");
+    write_bytes(p("zero_std.json"), R"({"weights": [1], "means": [[0, 0]], "stds": [[1, 0]]})");
+    write_bytes(p("neg_std.json"), R"({"weights": [1], "means": [[0, 0]], "stds": [[-1, 1]]})");
+    write_bytes(p("ragged_means.json"), R"({"weights": [0.5, 0.5], "means": [[0, 0], [1]], "stds": [[1, 1], [1, 1]]})");
+    write_bytes(p("ragged_stds.json"), R"({"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "stds": [[1, 1], [1, 1, 1]]})");
+    write_bytes(p("not_pd.json"), R"({"weights": [1], "means": [[0, 0]], "covs": [[[1, 2], [2, 1]]]})");
+    write_bytes(p("ragged_cov.json"), R"({"weights": [1], "means": [[0, 0]], "covs": [[[1, 0], [0]]]})");
+    write_bytes(p("both.json"), R"({"weights": [1], "means": [[0, 0]], "stds": [[1, 1]], "covs": [[[1, 0], [0, 1]]]})");
+    write_bytes(p("string_weight.json"), R"({"weights": ["one"], "means": [[0, 0]], "stds": [[1, 1]]})");
+    write_bytes(p("huge_mean.json"), R"({"weights": [1], "means": [[1e999, 0]], "stds": [[1, 1]]})");
+    write_bytes(p("gmm3.json"), R"({"weights": [1], "means": [[0, 0, 0]], "stds": [[1, 1, 1]]})");
+    write_bytes(p("gmm.json"), R"({"weights": [0.5, 0.5], "means": [[-1, 0], [1, 0]], "stds": [[0.5, 0.5], [0.5, 0.5]]})");
+
+    // diffusers scheduler configs.
+    auto cfg = [&](const std::string& name, const std::string& body) { write_bytes(p(name), body); };
+    cfg("cfg_empty.json", "");
+    cfg("cfg_broken.json", R"({"_class_name": "EulerDiscreteScheduler",)");
+    cfg("cfg_badutf8.json", "{\"_class_name\": \"Euler\xc3\x28\"}");
+    cfg("cfg_class.json", R"({"_class_name": "EulerDiscreteSchedular"})");
+    cfg("cfg_noclass.json", R"({"beta_start": 0.001})");
+    cfg("cfg_beta_big.json", R"({"_class_name": "DDIMScheduler", "beta_end": 1.5})");
+    cfg("cfg_beta_neg.json", R"({"_class_name": "DDIMScheduler", "beta_start": -0.001})");
+    cfg("cfg_sigma_neg.json", R"({"_class_name": "EulerDiscreteScheduler", "sigma_min": -0.1, "use_karras_sigmas": true})");
+    cfg("cfg_shift0.json", R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 0})");
+    cfg("cfg_type.json", R"({"_class_name": "DPMSolverMultistepScheduler", "num_train_timesteps": "1000"})");
+    cfg("cfg_order.json", R"({"_class_name": "DPMSolverMultistepScheduler", "solver_order": "two"})");
+    cfg("cfg_enum.json", R"({"_class_name": "DDIMScheduler", "timestep_spacing": "trailling\u001b"})");
+    cfg("cfg_ok.json", R"({"_class_name": "EulerDiscreteScheduler"})");
+    cfg("cfg_small.json", R"({"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 100})");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no output", "[cli][errors]") {
+  fixture f;
+  const fs::path out = f.p("out.npy");
+  const std::string keep = "an existing output file, left untouched";
+  const std::string sample = "sample --model gmm:" + f.q("gmm.json") + " --steps 4 --out " + quoted(out) + " ";
+  const std::string sample_z = sample + "--noise " + f.q("noise.npy") + " ";
+  const std::string info = "info --steps 10 ";
+  const std::string demo = "demo --n 50 --out " + f.q("plots") + " ";
+
+  std::vector<bad_input> cases = {
+      // .npy noise: files
+      {"missing noise", sample + "--noise " + f.q("missing.npy"), {"missing.npy", "no such file"}},
+      {"noise is a directory", sample + "--noise " + f.q("dir.npy"), {"dir.npy", "is a directory"}},
+      {"noise is not a regular file", sample + "--noise /dev/zero", {"/dev/zero", "not a regular file"}},
+      {"empty noise", sample + "--noise " + f.q("empty.npy"), {"empty.npy", "empty file"}},
+      {"bad magic", sample + "--noise " + f.q("magic.npy"), {"magic.npy", "bad magic", "\\x03\\x04"}},
+      {"bad version", sample + "--noise " + f.q("version.npy"), {"version.npy", "format version 9.0"}},
+      {"truncated header", sample + "--noise " + f.q("trunc_header.npy"), {"trunc_header.npy", "truncated .npy header"}},
+      {"truncated data", sample + "--noise " + f.q("trunc_data.npy"), {"trunc_data.npy", "truncated data"}},
+      {"trailing data", sample + "--noise " + f.q("long_data.npy"), {"long_data.npy", "size mismatch"}},
+      {"garbage header bytes", sample + "--noise " + f.q("garbage_header.npy"), {"garbage_header.npy", "\\xdf\\x01\\x1b"}},
+      {"unsupported dtype", sample + "--noise " + f.q("dtype.npy"), {"dtype.npy", "'<c16'"}},
+      {"dtype with raw bytes", sample + "--noise " + f.q("dtype_raw.npy"), {"dtype_raw.npy", "<\\xfe\\xff"}},
+      {"structured dtype", sample + "--noise " + f.q("structured.npy"), {"structured.npy", "structured"}},
+      {"fortran order", sample + "--noise " + f.q("fortran.npy"), {"fortran.npy", "fortran_order"}},
+      {"big-endian", sample + "--noise " + f.q("bigendian.npy"), {"bigendian.npy", "big-endian"}},
+      {"unknown header key", sample + "--noise " + f.q("extra_key.npy"), {"extra_key.npy", "'x\\x07'"}},
+      {"header without shape", sample + "--noise " + f.q("no_shape.npy"), {"no_shape.npy", "'shape'"}},
+      {"rank 1", sample + "--noise " + f.q("rank1.npy"), {"rank1.npy", "2-D"}},
+      {"rank 3", sample + "--noise " + f.q("rank3.npy"), {"rank3.npy", "2-D"}},
+      {"integer noise", sample + "--noise " + f.q("int.npy"), {"int.npy", "float32 or float64"}},
+      {"shape does not fit the model", sample + "--noise " + f.q("dim3.npy"), {"dim3.npy", "D = 3", "dimension 2"}},
+      {"shape overflows", sample + "--noise " + f.q("huge.npy"), {"huge.npy", "more"}},
+      {"NaN in the noise", sample + "--noise " + f.q("nan.npy"), {"nan.npy", "nan", "row 1, column 1"}},
+      {"Inf in the noise", sample + "--noise " + f.q("inf.npy"), {"inf.npy", "inf", "row 5, column 0"}},
+      // Gaussian-mixture JSON through sample --model gmm:FILE
+      {"missing mixture", sample_z + "--model gmm:" + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"empty mixture", sample_z + "--model gmm:" + f.q("empty.json"), {"empty.json", "empty file"}},
+      {"malformed mixture JSON", sample_z + "--model gmm:" + f.q("broken.json"), {"broken.json", "not valid JSON"}},
+      {"invalid UTF-8 in the mixture", sample_z + "--model gmm:" + f.q("badutf8.json"), {"badutf8.json", "\\xdf"}},
+      {"mixture is an array", sample_z + "--model gmm:" + f.q("array.json"), {"array.json", "\"weights\""}},
+      {"negative weight", sample_z + "--model gmm:" + f.q("neg_weight.json"), {"neg_weight.json", "weights[1] = -0.5"}},
+      {"weights not summing to 1", sample_z + "--model gmm:" + f.q("weight_sum.json"), {"weight_sum.json", "sum to 0.9"}},
+      {"zero std", sample_z + "--model gmm:" + f.q("zero_std.json"), {"zero_std.json", "stds[0][1] = 0"}},
+      {"negative std", sample_z + "--model gmm:" + f.q("neg_std.json"), {"neg_std.json", "stds[0][0] = -1"}},
+      {"ragged means", sample_z + "--model gmm:" + f.q("ragged_means.json"), {"ragged_means.json", "means[1]"}},
+      {"ragged stds", sample_z + "--model gmm:" + f.q("ragged_stds.json"), {"ragged_stds.json", "stds[1]"}},
+      {"covariance not positive definite", sample_z + "--model gmm:" + f.q("not_pd.json"), {"not_pd.json", "positive definite"}},
+      {"ragged covariance", sample_z + "--model gmm:" + f.q("ragged_cov.json"), {"ragged_cov.json", "covs"}},
+      {"stds and covs", sample_z + "--model gmm:" + f.q("both.json"), {"both.json", "exactly one"}},
+      {"a string weight", sample_z + "--model gmm:" + f.q("string_weight.json"), {"string_weight.json", "number"}},
+      {"an infinite mean", sample_z + "--model gmm:" + f.q("huge_mean.json"), {"huge_mean.json", "means[0][0]"}},
+      {"a model that is not gmm:", sample_z + "--model mixture.json", {"--model", "gmm:PATH"}},
+      // scheduler configs
+      {"missing config", sample_z + "--scheduler-config " + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"empty config", sample_z + "--scheduler-config " + f.q("cfg_empty.json"), {"cfg_empty.json", "empty file"}},
+      {"malformed config", sample_z + "--scheduler-config " + f.q("cfg_broken.json"), {"cfg_broken.json", "not valid JSON"}},
+      {"invalid UTF-8 in the config", sample_z + "--scheduler-config " + f.q("cfg_badutf8.json"), {"cfg_badutf8.json", "\\xc3"}},
+      {"unknown _class_name", sample_z + "--scheduler-config " + f.q("cfg_class.json"),
+       {"cfg_class.json", "EulerDiscreteSchedular", "did you mean \"EulerDiscreteScheduler\""}},
+      {"no _class_name", sample_z + "--scheduler-config " + f.q("cfg_noclass.json"), {"cfg_noclass.json", "_class_name"}},
+      {"beta above 1", sample_z + "--scheduler-config " + f.q("cfg_beta_big.json"), {"cfg_beta_big.json", "beta_end", "(0, 1)"}},
+      {"negative beta", sample_z + "--scheduler-config " + f.q("cfg_beta_neg.json"), {"cfg_beta_neg.json", "beta_start", "(0, 1)"}},
+      {"negative sigma", sample_z + "--scheduler-config " + f.q("cfg_sigma_neg.json"), {"cfg_sigma_neg.json", "sigma_min", "> 0"}},
+      {"shift 0", sample_z + "--scheduler-config " + f.q("cfg_shift0.json"), {"cfg_shift0.json", "\"shift\"", "> 0"}},
+      {"string where a number goes", sample_z + "--scheduler-config " + f.q("cfg_type.json"),
+       {"cfg_type.json", "num_train_timesteps", "integer"}},
+      {"string solver_order", sample_z + "--scheduler-config " + f.q("cfg_order.json"), {"cfg_order.json", "solver_order"}},
+      {"enum with a control byte", sample_z + "--scheduler-config " + f.q("cfg_enum.json"),
+       {"cfg_enum.json", "timestep_spacing", "trailling\\u001b"}},
+      {"more steps than the spacing allows", "sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") +
+                                                 " --out " + quoted(out) + " --steps 101 --scheduler-config " + f.q("cfg_small.json"),
+       {"steps = 101", "num_train_timesteps = 100"}},
+      // native sampling values
+      {"steps 0", sample_z + "--steps 0", {"--steps", "from 1"}},
+      {"negative steps", sample_z + "--steps -3", {"--steps", "\"-3\""}},
+      {"steps not a number", sample_z + "--steps many", {"--steps", "many"}},
+      {"rho 0", sample_z + "--rho 0", {"rho", "> 0"}},
+      {"negative rho", sample_z + "--rho -7", {"rho", "> 0"}},
+      {"shift 0 on flow", sample_z + "--process flow --shift 0", {"shift", "> 0"}},
+      {"negative sigma-min", sample_z + "--sigma-min -1", {"sigma_min", "> 0"}},
+      {"sigma range reversed", sample_z + "--sigma-min 10 --sigma-max 1", {"sigma_min", "sigma_max"}},
+      {"order out of range", sample_z + "--solver unipc --order 7", {"unipc", "order 7"}},
+      // names: solvers, grids, processes, predictions, ode times, options, subcommands
+      {"unknown solver", sample_z + "--solver eulr", {"\"eulr\"", "did you mean \"euler\""}},
+      {"unknown solver, raw bytes", sample_z + "--solver \"$(printf '\\337\\233')\"", {"\"\\xdf\\x9b\"", "expected one of"}},
+      {"unknown grid", sample_z + "--grid karas", {"\"karas\"", "did you mean \"karras\""}},
+      {"unknown process", sample_z + "--process vp-liner", {"\"vp-liner\"", "did you mean \"vp-linear\""}},
+      {"unknown prediction", sample_z + "--prediction epsilion", {"\"epsilion\"", "did you mean \"epsilon\""}},
+      {"unknown ode time", sample_z + "--ode-time sigam", {"\"sigam\"", "did you mean \"sigma\""}},
+      {"unknown option to sample", sample_z + "--stpes 4", {"--stpes", "did you mean --steps"}},
+      {"native option with a config", sample_z + "--scheduler-config " + f.q("cfg_ok.json") + " --solver heun",
+       {"--solver", "--scheduler-config"}},
+      {"missing required option", "sample --noise " + f.q("noise.npy") + " --steps 4 --out " + quoted(out), {"--model"}},
+      {"unknown subcommand", "smaple", {"\"smaple\"", "did you mean \"sample\""}},
+      {"unknown subcommand, raw bytes", "\"$(printf '\\377\\033[2J')\"", {"\\xff\\x1b[2J"}},
+      {"no subcommand", "", {"subcommand"}},
+      // info
+      {"info: missing config", info + "--scheduler-config " + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"info: empty config", info + "--scheduler-config " + f.q("cfg_empty.json"), {"cfg_empty.json", "empty file"}},
+      {"info: config is a directory", info + "--scheduler-config " + f.q("dir.npy"), {"dir.npy", "is a directory"}},
+      {"info: malformed config", info + "--scheduler-config " + f.q("cfg_broken.json"), {"cfg_broken.json", "not valid JSON"}},
+      {"info: invalid UTF-8", info + "--scheduler-config " + f.q("cfg_badutf8.json"), {"cfg_badutf8.json", "\\xc3"}},
+      {"info: unknown class", info + "--scheduler-config " + f.q("cfg_class.json"), {"did you mean \"EulerDiscreteScheduler\""}},
+      {"info: beta above 1", info + "--scheduler-config " + f.q("cfg_beta_big.json"), {"beta_end", "(0, 1)"}},
+      {"info: negative sigma", info + "--scheduler-config " + f.q("cfg_sigma_neg.json"), {"sigma_min", "> 0"}},
+      {"info: shift 0", info + "--scheduler-config " + f.q("cfg_shift0.json"), {"\"shift\"", "> 0"}},
+      {"info: wrong type", info + "--scheduler-config " + f.q("cfg_type.json"), {"num_train_timesteps", "integer"}},
+      {"info: too many steps", "info --steps 101 --scheduler-config " + f.q("cfg_small.json"), {"steps = 101"}},
+      {"info: steps 0", "info --steps 0 --scheduler-config " + f.q("cfg_ok.json"), {"--steps", "from 1"}},
+      {"info: negative steps", "info --steps -1 --scheduler-config " + f.q("cfg_ok.json"), {"--steps", "\"-1\""}},
+      {"info: unknown option", info + "--scheduler-config " + f.q("cfg_ok.json") + " --jsno", {"--jsno", "did you mean --json"}},
+      {"info: stray argument", info + "--scheduler-config " + f.q("cfg_ok.json") + " extra", {"\"extra\""}},
+      // demo
+      {"demo: missing mixture", demo + "--gmm " + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"demo: empty mixture", demo + "--gmm " + f.q("empty.json"), {"empty.json", "empty file"}},
+      {"demo: malformed mixture", demo + "--gmm " + f.q("broken.json"), {"broken.json", "not valid JSON"}},
+      {"demo: invalid UTF-8", demo + "--gmm " + f.q("badutf8.json"), {"badutf8.json", "\\xdf"}},
+      {"demo: negative weight", demo + "--gmm " + f.q("neg_weight.json"), {"weights[1] = -0.5"}},
+      {"demo: weights not summing to 1", demo + "--gmm " + f.q("weight_sum.json"), {"sum to 0.9"}},
+      {"demo: zero std", demo + "--gmm " + f.q("zero_std.json"), {"stds[0][1] = 0"}},
+      {"demo: ragged means", demo + "--gmm " + f.q("ragged_means.json"), {"means[1]"}},
+      {"demo: not positive definite", demo + "--gmm " + f.q("not_pd.json"), {"positive definite"}},
+      {"demo: not 2-D", demo + "--gmm " + f.q("gmm3.json"), {"gmm3.json", "dimension 3"}},
+      {"demo: n too small", demo + "--n 1", {"--n", "from 2"}},
+      {"demo: negative n", "demo --n -5 --out " + f.q("plots"), {"--n", "\"-5\""}},
+      {"demo: unknown option", demo + "--sed 3", {"--sed", "did you mean --seed"}},
+  };
+
+  for (const bad_input& c : cases) {
+    INFO(c.what << ": ferry " << c.args);
+    write_bytes(out, keep);
+    const run_result r = run_cli(c.args, f.dir);
+    INFO("stderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.rfind("ferry: ", 0) == 0);
+    CHECK(one_clean_line(r.err));
+    for (const std::string& m : c.mentions) CHECK(r.err.find(m) != std::string::npos);
+    CHECK(slurp(out) == keep);                          // an existing output is untouched
+    CHECK((!fs::exists(f.p("plots")) || fs::is_empty(f.p("plots"))));  // the demo wrote nothing
+    std::size_t stray = 0;                              // and no temporary file was left behind
+    for (const auto& e : fs::directory_iterator(f.dir.path))
+      stray += e.path().filename().string().find(".tmp") != std::string::npos;
+    CHECK(stray == 0);
+  }
+  SECTION("a missing output is not created") {
+    fs::remove(out);
+    const run_result r = run_cli(sample + "--noise " + f.q("nan.npy"), f.dir);
+    CHECK(r.code == 2);
+    CHECK(!fs::exists(out));
+  }
+}
+
+TEST_CASE("the good inputs of the error table do run (the table's failures are the bad parts)", "[cli][errors]") {
+  fixture f;
+  const fs::path out = f.p("out.npy");
+  const run_result a = run_cli("sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") +
+                                   " --steps 4 --out " + quoted(out), f.dir);
+  CHECK(a.code == 0);
+  CHECK(fs::exists(out));
+  const run_result b = run_cli("sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") +
+                                   " --steps 100 --out " + quoted(out) + " --scheduler-config " + f.q("cfg_small.json"), f.dir);
+  CHECK(b.code == 0);
+  const run_result c = run_cli("info --steps 10 --scheduler-config " + f.q("cfg_ok.json"), f.dir);
+  CHECK(c.code == 0);
+}
+
+#endif  // FERRY_CLI_PATH
