@@ -93,6 +93,13 @@ class pf_ode {
     convert<T>(given, prediction::epsilon, lv, x, raw_.view(), eps);
     if constexpr (Transform::active) transform_(x0);
   }
+  /// u(x, r, t), an average-velocity model's mean velocity over [r, t] (MeanFlow); one evaluation.
+  void average_velocity(const_batch_view<T> x, const level<T>& r, const level<T>& t, batch_view<T> u)
+    requires requires(M& m) { m.average_velocity(x, r, t, u); }
+  {
+    ++nfe_;
+    model_.average_velocity(x, r, t, u);
+  }
   /// Standard normals: array `stream` (0, 1, … within a step) of step `step`, for the rows of out.
   void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
     static_assert(Noise::active, "this solver draws noise: give the problem a noise source (keyed_noise or injected_noise)");
