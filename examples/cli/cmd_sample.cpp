@@ -3,6 +3,7 @@
 // from the keyed generator (--seed, --num-samples); stochastic samplers draw their step noise from
 // the keyed generator or from --step-noise. --threads splits the rows over threads and --shard I/K
 // samples one slice of the run's rows: both give the bits of the whole single-threaded run.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
+#include "ferry/models/flow_map.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
@@ -28,6 +30,8 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/solvers/fewstep/consistency.hpp"
+#include "ferry/solvers/fewstep/meanflow.hpp"
 #include "ferry/solvers/registry.hpp"
 
 namespace ferry::cli {
@@ -105,6 +109,26 @@ sample_stats run_diffusers(const sample_options& o, gaussian_mixture<double>& mo
   return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
 }
 
+// Few-step solvers need a distilled model; the mixture's exact one is its PF-ODE flow map (dopri5 at
+// --rtol/--atol, at most 1e-10): the consistency function to the grid's last level, or the average velocity.
+template <class P>
+sample_stats run_fewstep(const sample_options& o, const P& p, const gaussian_mixture<double>& model,
+                         const schedule<double>& sched, batch<double>& x, const trajectory_recorder& rec,
+                         const runtime_noise<double>& noise, const ferry::sample_options& run) {
+  using oracle = pf_ode_flow_map<P, gaussian_mixture<double>>;
+  const oracle flow(p, model, {.rtol = std::min(o.rtol, 1e-10), .atol = std::min(o.atol, 1e-10)});
+  auto go = [&](auto& distilled, auto solver) {
+    pf_ode<P, std::decay_t<decltype(distilled)>, no_transform, runtime_noise<double>> problem(p, distilled, {}, noise);
+    return ferry::sample(problem, sched, solver, x.view(), rec, run);
+  };
+  if (o.solver == "consistency") {
+    flow_map_consistency<P, gaussian_mixture<double>> f(flow, sched.points.back());
+    return go(f, consistency_sampling<double>{});
+  }
+  flow_map_average_velocity<P, gaussian_mixture<double>> u(flow);
+  return go(u, meanflow<double>{});
+}
+
 sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model, batch<double>& x, const trajectory_recorder& rec, const runtime_noise<double>& noise, const ferry::sample_options& run) {
   const any_process process = make_process(o);
   model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
@@ -120,6 +144,7 @@ sample_stats run_native(const sample_options& o, gaussian_mixture<double>& model
         const schedule<double> sched = make_schedule(make_grid(p, spec));
         scale_noise(x, sched.points.front().sigma);
         rec(step_report<double>{0, 0, {}, {}, 0, x.view()});
+        if (o.solver == "consistency" || o.solver == "meanflow") return run_fewstep(o, p, model, sched, x, rec, noise, run);
         return with_solver(s, [&](auto solver) {
           pf_ode<std::decay_t<decltype(p)>, gaussian_mixture<double>, no_transform, runtime_noise<double>> problem(p, model, {},
                                                                                                             noise);
@@ -245,6 +270,7 @@ void add_sample_command(CLI::App& app) {
   native(cmd->add_option("--grid", opt->grid, "uniform | uniform-logsnr | quadratic | karras | exponential")->capture_default_str());
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);
+  names += " consistency meanflow (few-step: the mixture's exact flow map is the distilled model)";
   native(cmd->add_option("--solver", opt->solver, names)->capture_default_str());
   native(cmd->add_option("--prediction", opt->prediction,
                          "what the model predicts: epsilon | data | v | score | velocity (default: data, velocity for flow)"));
@@ -255,8 +281,8 @@ void add_sample_command(CLI::App& app) {
   native(cmd->add_option("--final-zero", opt->final_zero, "end with a step to sigma = 0 (default: true for karras/exponential)"));
   native(cmd->add_option("--rho", opt->rho, "Karras grid exponent")->capture_default_str());
   native(cmd->add_option("--shift", opt->shift, "flow time shift (SD3)")->capture_default_str());
-  native(cmd->add_option("--rtol", opt->rtol, "dopri5 relative tolerance")->capture_default_str());
-  native(cmd->add_option("--atol", opt->atol, "dopri5 absolute tolerance")->capture_default_str());
+  native(cmd->add_option("--rtol", opt->rtol, "dopri5 relative tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
+  native(cmd->add_option("--atol", opt->atol, "dopri5 absolute tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
   native(cmd->add_option("--ode-time", opt->ode_time_name, "Runge–Kutta time variable: native | sigma | lambda")->capture_default_str());
   native(cmd->add_option("--order", opt->order, "unipc/deis order (1-3), lms order (1-4)"));
   native(cmd->add_flag("--diffusers-rules", opt->diffusers_rules, "multistep solvers lower their order at the end as diffusers does"));

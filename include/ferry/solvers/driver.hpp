@@ -80,17 +80,16 @@ sample_stats sample_serial(Problem& problem, const schedule<T>& sched, Solver& s
   return {n, problem.nfe()};
 }
 
-/// Stochastic solvers declare `static constexpr bool stochastic = true`; problems carry a noise source.
+/// Stochastic solvers declare `static constexpr bool stochastic = true`; problems carry a noise
+/// source (has_noise, pf_ode.hpp). A solver whose steps draw only on some grids (multistep
+/// consistency: not on a one-step run) declares `noise_checked_per_step` and refuses in the step.
 template <class Solver>
 inline constexpr bool is_stochastic = [] {
   if constexpr (requires { Solver::stochastic; }) return bool(Solver::stochastic);
   return false;
 }();
-template <class Problem>
-inline constexpr bool has_noise = [] {
-  if constexpr (requires { Problem::noise_type::active; }) return bool(Problem::noise_type::active);
-  return true;  // a custom problem: trust its normal()
-}();
+template <class Solver>
+inline constexpr bool noise_checked_per_step = requires { Solver::noise_checked_per_step; };
 
 template <class Solver, class Problem, class T, class Observer>
 sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x, Observer& observer,
@@ -106,7 +105,7 @@ template <class Solver, class Problem, class T, class Observer = no_observer>
 sample_stats sample(Problem& problem, const schedule<T>& sched, Solver& solver, batch_view<T> x,
                     Observer&& observer = {}, sample_options opt = {}) {
   static_assert(solver_policy<Solver>, "ferry::sample: the solver must declare order, evals_per_step and reset(extent)");
-  if constexpr (detail::is_stochastic<Solver> && !detail::has_noise<Problem>) {
+  if constexpr (detail::is_stochastic<Solver> && !detail::has_noise<Problem> && !detail::noise_checked_per_step<Solver>) {
     // Checked at run time so that programs choosing solvers by name (with_solver) still compile
     // with a deterministic problem.
     throw config_error("sample: this solver draws noise at every step; give the problem a noise source (keyed_noise or injected_noise)");

@@ -26,6 +26,16 @@
 
 namespace ferry {
 
+namespace detail {
+/// Whether a problem can draw normals: pf_ode says so through its noise source; a custom problem
+/// is trusted to offer normal().
+template <class Problem>
+inline constexpr bool has_noise = [] {
+  if constexpr (requires { Problem::noise_type::active; }) return bool(Problem::noise_type::active);
+  return true;
+}();
+}  // namespace detail
+
 /// The default: x̂0 is used as the model gives it.
 struct no_transform {
   static constexpr bool active = false;
@@ -93,6 +103,13 @@ class pf_ode {
     convert<T>(given, prediction::data, lv, x, raw_.view(), x0);
     convert<T>(given, prediction::epsilon, lv, x, raw_.view(), eps);
     if constexpr (Transform::active) transform_(x0);
+  }
+  /// u(x, r, t), an average-velocity model's mean velocity over [r, t] (MeanFlow); one evaluation.
+  void average_velocity(const_batch_view<T> x, const level<T>& r, const level<T>& t, batch_view<T> u)
+    requires requires(M& m) { m.average_velocity(x, r, t, u); }
+  {
+    ++nfe_;
+    model_.average_velocity(x, r, t, u);
   }
   /// Standard normals: array `stream` (0, 1, … within a step) of step `step`, for the rows of out.
   void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {

@@ -14,7 +14,9 @@
 //                  TCDScheduler, whose `eta` is γ): s = (1 − γ)·t_next, and F is the DDIM step to s,
 //                  c_skip = σ_s/σ,  c_out = α_s − σ_s·α/σ
 // A consistency-model sampler supplies its own (c_skip, c_out) with s = data. The step that lands
-// where it denoised to (LCM's last step to data, TCD's last step to s = t_next) draws nothing.
+// where it denoised to (LCM's last step to data, TCD's last step to s = t_next, every one-step
+// consistency run) draws nothing, so it also runs on a problem without a noise source; a step that
+// needs noise from such a problem throws config_error before it changes the state.
 // One model evaluation per step; step i draws step i's normal array.
 #include <algorithm>
 #include <cmath>
@@ -25,6 +27,7 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/solvers/detail/combine.hpp"
+#include "ferry/solvers/pf_ode.hpp"
 #include "ferry/solvers/schedule.hpp"
 
 namespace ferry {
@@ -63,6 +66,7 @@ template <class Map, class T = double>
 struct multistep_consistency {
   static constexpr int order = 1, evals_per_step = 1;
   static constexpr bool stochastic = true;
+  static constexpr bool noise_checked_per_step = true;  // a step landing where it denoised to draws nothing
   Map map;
 
   multistep_consistency() = default;
@@ -76,14 +80,20 @@ struct multistep_consistency {
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     const consistency_map<T> f = map(p, s);
-    p.data(x, s.cur, x0_.view());
     const T a = s.next.alpha / f.target.alpha;                                          // α'/α_s
     const T noise = std::sqrt(std::max(T(0), s.next.sigma * s.next.sigma - a * a * f.target.sigma * f.target.sigma));
+    if constexpr (!detail::has_noise<Problem>)
+      if (noise > 0)
+        throw config_error(detail::cat("multistep consistency sampling: step ", s.index + 1, " of ", s.count,
+                                       " adds noise (sigma ", noise, "); give the problem a noise source (a seed)"));
+    p.data(x, s.cur, x0_.view());
     detail::terms<T, 3> t;
     t.add(a * f.skip, x.data), t.add(a * f.out, x0_);                                   // (α'/α_s)·F(x, t → s)
-    if (noise > 0) {
-      p.normal(s.index, 0, z_.view());
-      t.add(noise, z_);                                                                 // + √(σ'² − (α'/α_s)²σ_s²)·z
+    if constexpr (detail::has_noise<Problem>) {
+      if (noise > 0) {
+        p.normal(s.index, 0, z_.view());
+        t.add(noise, z_);                                                               // + √(σ'² − (α'/α_s)²σ_s²)·z
+      }
     }
     detail::combine(x, t);
   }
