@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The issue-9 peer: the 2-D Gaussian-mixture job (tests/data/diffusion/gmm.json), DPM-Solver++(2M)
 on diffusers' scaled-linear schedule (SD betas 0.00085..0.012, 1000 train steps, linspace spacing,
 final sigma 0 with a first-order last step, as DPMSolverMultistepScheduler does), 20 steps, 1e5
