@@ -3,9 +3,10 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
-# Debian packages the build, tests, benchmarks and CLI need.
+# Debian packages the build, tests, benchmarks and CLI need (libboost-dev: Boost.Odeint, the
+# benchmarks' RK4 peer only).
 DEBS := cmake make g++ clang libomp-dev libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev \
-        nlohmann-json3-dev libcli11-dev libstb-dev librandom123-dev
+        nlohmann-json3-dev libcli11-dev libstb-dev librandom123-dev libboost-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -8,8 +8,17 @@
 //
 // so it answers every prediction kind exactly: the reference "network" of every test.
 // Full covariances are diagonalised once, Σ_k = U_k diag(s_k) U_kᵀ, so C_k⁻¹ costs nothing per level.
+//
+// The batch calls (operator(), posterior_mean, score) run vectorised ACROSS rows: SIMD lane l holds
+// row i + l, a partial last batch is zero-padded and runs the same body, so a row's bits do not
+// depend on where it sits in the batch (any chunking over threads gives the same bits). They do not
+// allocate: the per-level constants and the lane arrays live on the caller's stack (a thread-local
+// buffer, sized once per thread, only for mixtures too big for it), so concurrent calls from
+// several threads on different row chunks share no mutable state.
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -17,6 +26,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
@@ -145,34 +155,22 @@ class gaussian_mixture {
   void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) const {
     require_same_shape(x.shape(), out.shape(), "gaussian_mixture");
     check_dim(x.cols);
-    const auto c = conversion(prediction::data, predicts, lv);  // out = a·x + b·x̂0; row by row, so out may alias x
-    vec row_out(dim());
-    for (std::size_t i = 0; i < x.rows; ++i) {
-      posterior_mean_row(x.row(i).data(), lv.alpha, lv.sigma, row_out.data());
-      for (std::size_t j = 0; j < x.cols; ++j) out(i, j) = c.a * x(i, j) + c.b * row_out[Eigen::Index(j)];
-    }
+    const auto c = conversion(prediction::data, predicts, lv);  // out = a·x + b·x̂0; block by block, so out may alias x
+    rows_kernel<false>(x.data, x.rows, lv.alpha, lv.sigma, T(c.a), T(c.b), out.data);
   }
 
   /// E[x0 | x_t = x] for each row.
   void posterior_mean(const_batch_view<T> x, T alpha, T sigma, batch_view<T> out) const {
     require_same_shape(x.shape(), out.shape(), "gaussian_mixture::posterior_mean");
     check_dim(x.cols);
-    vec tmp(dim());
-    for (std::size_t i = 0; i < x.rows; ++i) {
-      posterior_mean_row(x.row(i).data(), alpha, sigma, tmp.data());
-      std::copy(tmp.data(), tmp.data() + dim(), out.row(i).data());
-    }
+    rows_kernel<false>(x.data, x.rows, alpha, sigma, T(0), T(1), out.data);
   }
 
   /// ∇log p_t(x) for each row.
   void score(const_batch_view<T> x, T alpha, T sigma, batch_view<T> out) const {
     require_same_shape(x.shape(), out.shape(), "gaussian_mixture::score");
     check_dim(x.cols);
-    vec tmp(dim());
-    for (std::size_t i = 0; i < x.rows; ++i) {
-      score_row(x.row(i).data(), alpha, sigma, tmp.data());
-      std::copy(tmp.data(), tmp.data() + dim(), out.row(i).data());
-    }
+    rows_kernel<true>(x.data, x.rows, alpha, sigma, T(0), T(1), out.data);
   }
 
   /// log p_t(x) of one point (length dim()).
@@ -227,6 +225,135 @@ class gaussian_mixture {
 
  private:
   static vec to_vec(const std::vector<T>& v) { return Eigen::Map<const vec>(v.data(), Eigen::Index(v.size())); }
+
+  // ---- the vectorised batch kernel ---------------------------------------------------------------
+  using simd_batch = xsimd::batch<T>;
+  static constexpr std::size_t lanes = simd_batch::size;
+  static constexpr std::size_t stack_elements = 2048;  // 16 KiB of doubles; see scratch_elements
+
+  std::size_t scratch_elements() const {
+    const std::size_t K = components(), D = dim();
+    return K * (3 * D + 1) + lanes * (K * D + K + 4 * D) + lanes;  // + lanes: room to align
+  }
+
+  // out = ca·x + cb·f(x) for every row, f the posterior mean (Score = false) or the score (true).
+  // Per level: c_kj = α²s_kj + σ² (eigenvalues of C_k), inv_c = 1/c, shift = α s/c (α Σ_k C_k⁻¹ in
+  // the eigenbasis), κ_k = log w_k − ½(Σ_j log c_kj + D log 2π). Per row and component:
+  //   e = U_kᵀ(x − αμ_k),  lp_k = κ_k − ½ Σ_j e_j² inv_c_kj,  r_k = exp(lp_k − max) / Σ exp(· − max),
+  //   x̂0 = Σ_k r_k (μ_k + U_k(shift_k ⊙ e)),   ∇log p = −Σ_k r_k U_k(inv_c_k ⊙ e).
+  template <bool Score>
+  void rows_kernel(const T* x, std::size_t rows, T alpha, T sigma, T ca, T cb, T* out) const {
+    const std::size_t need = scratch_elements();
+    if (need <= stack_elements) {
+      alignas(64) T buf[stack_elements];
+      rows_kernel_in<Score>(buf, x, rows, alpha, sigma, ca, cb, out);
+    } else {
+      thread_local std::vector<T> big;  // per thread: concurrent calls never share it
+      if (big.size() < need) big.resize(need);
+      rows_kernel_in<Score>(big.data(), x, rows, alpha, sigma, ca, cb, out);
+    }
+  }
+
+  template <bool Score>
+  void rows_kernel_in(T* buf, const T* x, std::size_t rows, T alpha, T sigma, T ca, T cb, T* out) const {
+    using B = simd_batch;
+    const std::size_t K = components(), D = dim(), L = lanes;
+    // lane arrays first (aligned), then the per-level constants
+    T* base = buf + (L - std::size_t(reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % L) % L;
+    T* xl = base;              // D·L: the block's rows, one batch per dimension
+    T* acc = xl + D * L;       // D·L: the result
+    T* e = acc + D * L;        // K·D·L: residuals in eigen-coordinates
+    T* lp = e + K * D * L;     // K·L: log-probabilities, then unnormalised responsibilities
+    T* inv_c = lp + K * L;     // K·D
+    T* shift = inv_c + K * D;  // K·D
+    T* am = shift + K * D;     // K·D: αμ_k
+    T* kappa = am + K * D;     // K
+    T* tail_in = kappa + K;    // D·L: a zero-padded partial block
+    T* tail_out = tail_in + D * L;
+    const T log2pi = std::log(2 * std::numbers::pi_v<T>);
+    for (std::size_t k = 0; k < K; ++k) {
+      T logdet = 0;
+      for (std::size_t j = 0; j < D; ++j) {
+        const T s = eigval_[k][Eigen::Index(j)], c = alpha * alpha * s + sigma * sigma;
+        inv_c[k * D + j] = T(1) / c;
+        shift[k * D + j] = alpha * s / c;
+        am[k * D + j] = alpha * means_[k][Eigen::Index(j)];
+        logdet += std::log(c);
+      }
+      kappa[k] = log_weights_[k] - T(0.5) * (logdet + T(D) * log2pi);
+    }
+    const B half(T(0.5)), bca(ca), bcb(cb);
+    const bool plain = ca == T(0) && cb == T(1);
+    auto block = [&](const T* src, T* dst) {  // L rows, row-major at src/dst
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t j = 0; j < D; ++j) xl[j * L + l] = src[l * D + j];
+      B m(-std::numeric_limits<T>::infinity());
+      for (std::size_t k = 0; k < K; ++k) {
+        T* ek = e + k * D * L;
+        if (full_) {
+          const mat& U = eigvec_[k];
+          for (std::size_t j = 0; j < D; ++j) {  // e_j = Σ_q U_qj (x_q − αμ_kq)
+            B v(T(0));
+            for (std::size_t q = 0; q < D; ++q)
+              v = xsimd::fma(B(U(Eigen::Index(q), Eigen::Index(j))), B::load_aligned(xl + q * L) - B(am[k * D + q]), v);
+            v.store_aligned(ek + j * L);
+          }
+        } else {
+          for (std::size_t j = 0; j < D; ++j) (B::load_aligned(xl + j * L) - B(am[k * D + j])).store_aligned(ek + j * L);
+        }
+        B quad(T(0));
+        for (std::size_t j = 0; j < D; ++j) {
+          const B v = B::load_aligned(ek + j * L);
+          quad = xsimd::fma(v * v, B(inv_c[k * D + j]), quad);
+        }
+        const B l = B(kappa[k]) - half * quad;
+        l.store_aligned(lp + k * L);
+        m = xsimd::max(m, l);
+      }
+      B total(T(0));
+      for (std::size_t k = 0; k < K; ++k) {
+        const B w = xsimd::exp(B::load_aligned(lp + k * L) - m);
+        w.store_aligned(lp + k * L);
+        total += w;
+      }
+      const B inv_total = B(T(1)) / total;
+      for (std::size_t j = 0; j < D; ++j) B(T(0)).store_aligned(acc + j * L);
+      for (std::size_t k = 0; k < K; ++k) {
+        const B r = B::load_aligned(lp + k * L) * inv_total;
+        const T* ek = e + k * D * L;
+        const T* coef = Score ? inv_c + k * D : shift + k * D;
+        for (std::size_t j = 0; j < D; ++j) {
+          B v(T(0));  // (U_k (coef ⊙ e))_j, or coef_j e_j for a diagonal mixture
+          if (full_) {
+            const mat& U = eigvec_[k];
+            for (std::size_t q = 0; q < D; ++q)
+              v = xsimd::fma(B(U(Eigen::Index(j), Eigen::Index(q)) * coef[q]), B::load_aligned(ek + q * L), v);
+          } else {
+            v = B(coef[j]) * B::load_aligned(ek + j * L);
+          }
+          const B a = B::load_aligned(acc + j * L);
+          if constexpr (Score)
+            xsimd::fnma(r, v, a).store_aligned(acc + j * L);  // a − r·v
+          else
+            xsimd::fma(r, v + B(means_[k][Eigen::Index(j)]), a).store_aligned(acc + j * L);
+        }
+      }
+      for (std::size_t j = 0; j < D; ++j) {
+        const B f = B::load_aligned(acc + j * L);
+        (plain ? f : xsimd::fma(bca, B::load_aligned(xl + j * L), bcb * f)).store_aligned(acc + j * L);
+      }
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t j = 0; j < D; ++j) dst[l * D + j] = acc[j * L + l];
+    };
+    std::size_t i = 0;
+    for (; i + L <= rows; i += L) block(x + i * D, out + i * D);
+    if (i == rows) return;
+    // the tail: zero-padded lanes through the same body
+    std::fill(tail_in, tail_in + D * L, T(0));
+    std::copy(x + i * D, x + rows * D, tail_in);
+    block(tail_in, tail_out);
+    std::copy(tail_out, tail_out + (rows - i) * D, out + i * D);
+  }
 
   static T log_sum_exp(const std::vector<T>& v) {
     T m = -std::numeric_limits<T>::infinity();
