@@ -44,7 +44,7 @@ install: build
 # working copy of its seed corpus (tests/fuzz/corpus/<name>); crashes land in $(FUZZ_BUILD)/crashes.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZERS := fuzz_npy fuzz_gmm_json fuzz_scheduler_config fuzz_cli
+FUZZERS := fuzz_npy fuzz_gmm_json fuzz_discrete_json fuzz_scheduler_config fuzz_cli
 
 fuzz: deps
 	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_FUZZ=ON -DFERRY_WERROR=ON \

@@ -127,6 +127,19 @@ struct fixture {
     cfg("cfg_enum.json", R"({"_class_name": "DDIMScheduler", "timestep_spacing": "trailling\u001b"})");
     cfg("cfg_ok.json", R"({"_class_name": "EulerDiscreteScheduler"})");
     cfg("cfg_small.json", R"({"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 100})");
+
+    // discrete mixtures (sample-discrete --model mixture:FILE)
+    write_bytes(p("dm.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.9, 0.1], [0.5, 0.5]], [[0.2, 0.8], [0.5, 0.5]]]})");
+    write_bytes(p("dm_broken.json"), R"({"weights": [1], "probs": [[[0.5, 0.5]])");
+    write_bytes(p("dm_badutf8.json"), "{\"weights\": [1], \"probs\": \"\xdf\xff\"}");
+    write_bytes(p("dm_array.json"), "[0.5, 0.5]");
+    write_bytes(p("dm_neg_weight.json"), R"({"weights": [1.5, -0.5], "probs": [[[0.5, 0.5]], [[0.5, 0.5]]]})");
+    write_bytes(p("dm_weight_sum.json"), R"({"weights": [0.5, 0.4], "probs": [[[0.5, 0.5]], [[0.5, 0.5]]]})");
+    write_bytes(p("dm_prob_range.json"), R"({"weights": [1], "probs": [[[1.2, -0.2]]]})");
+    write_bytes(p("dm_prob_sum.json"), R"({"weights": [1], "probs": [[[0.5, 0.4]]]})");
+    write_bytes(p("dm_ragged.json"), R"({"weights": [1], "probs": [[[0.5, 0.5], [1]]]})");
+    write_bytes(p("dm_components.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.5, 0.5]]]})");
+    write_bytes(p("dm_string.json"), R"({"weights": ["one"], "probs": [[[0.5, 0.5]]]})");
   }
 };
 
@@ -140,6 +153,8 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string sample_z = sample + "--noise " + f.q("noise.npy") + " ";
   const std::string info = "info --steps 10 ";
   const std::string demo = "demo --n 50 --out " + f.q("plots") + " ";
+  const std::string dsample = "sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " ";
+  const std::string dm = dsample + "--model mixture:" + f.q("dm.json") + " ";
 
   std::vector<bad_input> cases = {
       // .npy noise: files
@@ -259,6 +274,35 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"demo: n too small", demo + "--n 1", {"--n", "from 2"}},
       {"demo: negative n", "demo --n -5 --out " + f.q("plots"), {"--n", "\"-5\""}},
       {"demo: unknown option", demo + "--sed 3", {"--sed", "did you mean --seed"}},
+      // sample-discrete
+      {"discrete: missing mixture", dsample + "--model mixture:" + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"discrete: mixture is a directory", dsample + "--model mixture:" + f.q("dir.npy"), {"dir.npy", "is a directory"}},
+      {"discrete: empty mixture", dsample + "--model mixture:" + f.q("empty.json"), {"empty.json", "empty file"}},
+      {"discrete: malformed JSON", dsample + "--model mixture:" + f.q("dm_broken.json"), {"dm_broken.json", "not valid JSON"}},
+      {"discrete: invalid UTF-8", dsample + "--model mixture:" + f.q("dm_badutf8.json"), {"dm_badutf8.json", "\\xdf"}},
+      {"discrete: mixture is an array", dsample + "--model mixture:" + f.q("dm_array.json"), {"dm_array.json", "\"weights\""}},
+      {"discrete: negative weight", dsample + "--model mixture:" + f.q("dm_neg_weight.json"), {"dm_neg_weight.json", "weights[1] = -0.5"}},
+      {"discrete: weights not summing to 1", dsample + "--model mixture:" + f.q("dm_weight_sum.json"), {"dm_weight_sum.json", "sums to 0.9"}},
+      {"discrete: probability outside [0, 1]", dsample + "--model mixture:" + f.q("dm_prob_range.json"),
+       {"dm_prob_range.json", "probs[0][0][1] = -0.2"}},
+      {"discrete: probabilities not summing to 1", dsample + "--model mixture:" + f.q("dm_prob_sum.json"),
+       {"dm_prob_sum.json", "probs[0][0] sums to 0.9"}},
+      {"discrete: ragged probabilities", dsample + "--model mixture:" + f.q("dm_ragged.json"), {"dm_ragged.json", "probs[0][1]"}},
+      {"discrete: components disagree", dsample + "--model mixture:" + f.q("dm_components.json"), {"dm_components.json", "components"}},
+      {"discrete: a string weight", dsample + "--model mixture:" + f.q("dm_string.json"), {"dm_string.json", "number"}},
+      {"discrete: a model that is not mixture:", dsample + "--model dm.json", {"--model", "mixture:PATH"}},
+      {"discrete: unknown sampler", dm + "--sampler ancestrl", {"\"ancestrl\"", "did you mean \"ancestral\""}},
+      {"discrete: unknown kernel", dm + "--kernel maskd", {"\"maskd\"", "did you mean \"masked\""}},
+      {"discrete: unknown schedule", dm + "--schedule cosin", {"\"cosin\"", "did you mean \"cosine\""}},
+      {"discrete: unknown confidence", dm + "--sampler confidence --confidence margn", {"\"margn\"", "did you mean \"margin\""}},
+      {"discrete: unknown gumbel precision", dm + "--gumbel float16", {"--gumbel", "\"float16\""}},
+      {"discrete: ancestral on the uniform kernel", dm + "--kernel uniform --sampler ancestral", {"ancestral", "masked kernel"}},
+      {"discrete: num-samples 0", "sample-discrete --num-samples 0 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"),
+       {"--num-samples", "from 1"}},
+      {"discrete: negative num-samples", "sample-discrete --num-samples -3 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"),
+       {"--num-samples", "\"-3\""}},
+      {"discrete: steps not a number", dm + "--steps many", {"--steps", "many"}},
+      {"discrete: unknown option", dm + "--sampeler pc", {"--sampeler", "did you mean --sampler"}},
   };
 
   for (const bad_input& c : cases) {
@@ -299,6 +343,8 @@ TEST_CASE("the good inputs of the error table do run (the table's failures are t
   CHECK(b.code == 0);
   const run_result c = run_cli("info --steps 10 --scheduler-config " + f.q("cfg_ok.json"), f.dir);
   CHECK(c.code == 0);
+  const run_result d = run_cli("sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"), f.dir);
+  CHECK(d.code == 0);
 }
 
 #endif  // FERRY_CLI_PATH

@@ -30,7 +30,7 @@ struct sample_discrete_options {
 discrete_mixture load_model(const std::string& spec) {
   const std::string prefix = "mixture:";
   if (spec.rfind(prefix, 0) != 0 || spec.size() == prefix.size())
-    throw config_error(detail::cat("--model \"", spec, "\": expected mixture:PATH (an exact discrete mixture from a JSON file)"));
+    throw config_error(detail::cat("--model \"", detail::escape(spec), "\": expected mixture:PATH (an exact discrete mixture from a JSON file)"));
   return discrete_mixture::load(spec.substr(prefix.size()));
 }
 
@@ -44,7 +44,8 @@ void run_sample_discrete(const sample_discrete_options& o) {
   if (o.num_samples == 0) throw config_error("--num-samples must be at least 1");
   if (o.steps == 0 && o.sampler != "first-hitting") throw config_error("--steps must be at least 1");
   if (o.gumbel != "float64" && o.gumbel != "float32")
-    throw config_error(ferry::detail::cat("--gumbel \"", o.gumbel, "\" is unknown; expected float64 or float32"));
+    throw config_error(ferry::detail::cat("--gumbel \"", ferry::detail::escape(o.gumbel), "\" is unknown",
+                                          ferry::detail::did_you_mean(o.gumbel, {"float64", "float32"}), "; expected float64 or float32"));
   run_options opt{.seed = o.seed, .steps = o.steps, .block_size = o.block_size, .threads = o.threads, .first_row = 0,
                   .categorical = {.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p,
                                   .precision = o.gumbel == "float32" ? gumbel_precision::float32 : gumbel_precision::float64}};
@@ -65,9 +66,10 @@ void add_sample_discrete_command(CLI::App& app) {
   auto opt = std::make_shared<sample_discrete_options>();
   auto* cmd = app.add_subcommand("sample-discrete", "sample token sequences from a masked or uniform discrete diffusion");
   cmd->add_option("--model", opt->model, "the model: mixture:PATH (exact discrete mixture, JSON)")->required();
-  cmd->add_option("--num-samples", opt->num_samples, "number of sequences N")->required();
+  cmd->add_option("--num-samples", opt->num_samples, "number of sequences N")->required()->check(count_in(1, std::size_t(1) << 40));
   cmd->add_option("--out", opt->out, "where to write the tokens, .npy (N, L) int32")->required();
-  cmd->add_option("--steps", opt->steps, "steps K per block (first-hitting: unused, one event per token)");
+  cmd->add_option("--steps", opt->steps, "steps K per block (first-hitting: unused, one event per token)")
+      ->check(count_in(0, std::size_t(1) << 32));
   cmd->add_option("--kernel", opt->kernel, "masked | uniform")->capture_default_str();
   cmd->add_option("--schedule", opt->schedule, "linear | cosine | loglinear | geometric")->capture_default_str();
   cmd->add_option("--sampler", opt->sampler, "euler | tau-leaping | pc | tweedie | ancestral | first-hitting | confidence")

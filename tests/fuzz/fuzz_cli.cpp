@@ -32,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ferry::cli::add_version_command(app);
   ferry::cli::add_demo_command(app);
   ferry::cli::add_sample_command(app);
+  ferry::cli::add_sample_discrete_command(app);
   ferry::cli::add_info_command(app);
   for (CLI::App* sub : app.get_subcommands({})) sub->callback(std::function<void()>{});
   try {

@@ -20,7 +20,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/prediction.hpp"
-#include "ferry/io/read_file.hpp"
+#include "ferry/io/read_json.hpp"
 #include "ferry/process/discrete_vp.hpp"
 
 namespace ferry::compat {
@@ -494,14 +494,8 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
 /// Reads a scheduler_config.json file (io_error if it cannot be read or is not JSON).
 inline diffusers_config load_diffusers_config(const std::filesystem::path& path,
                                               std::optional<scheduler_class> kind = std::nullopt) {
-  const std::string where = ferry::detail::escape(path.string());
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(io::read_file(path, "a diffusers scheduler_config.json"));
-  } catch (const nlohmann::json::exception& e) {
-    throw io_error(ferry::detail::cat(where, ": not valid JSON (", ferry::detail::escape(e.what()), ")"));
-  }
-  return parse_diffusers_config(j, kind, where);
+  return parse_diffusers_config(io::read_json(path, "a diffusers scheduler_config.json"), kind,
+                                ferry::detail::escape(path.string()));
 }
 
 

@@ -19,14 +19,15 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ferry/core/error.hpp"
+#include "ferry/io/read_json.hpp"
 #include "ferry/discrete/categorical.hpp"
 #include "ferry/discrete/denoiser.hpp"
 #include "ferry/discrete/kernel.hpp"
@@ -42,7 +43,7 @@ class discrete_mixture {
   discrete::kernel_kind kernel = discrete::kernel_kind::masked;
 
   discrete_mixture() = default;
-  /// weights [M], probs [M][L][V] flattened; each validated and normalised (1e-9 slack).
+  /// weights [M], probs [M][L][V] flattened; each validated and normalised (1e-6 slack, as the Gaussian mixture's weights).
   discrete_mixture(std::vector<double> weights, std::vector<double> probs, std::size_t length, std::size_t vocab)
       : weights_(std::move(weights)), probs_(std::move(probs)), m_(weights_.size()), l_(length), v_(vocab) {
     const std::string where = "discrete_mixture";
@@ -79,7 +80,7 @@ class discrete_mixture {
       }
       return discrete_mixture(std::move(weights), std::move(flat), l, v);
     } catch (const nlohmann::json::exception& e) {
-      throw config_error(detail::cat(where, ": ", e.what()));
+      throw config_error(detail::cat(where, ": ", detail::escape(e.what())));
     } catch (const error& e) {
       const std::string msg = e.what();
       if (msg.rfind(where, 0) == 0) throw;
@@ -89,16 +90,9 @@ class discrete_mixture {
 
   /// Reads a JSON file of the format above.
   static discrete_mixture load(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw io_error(detail::cat(path, ": cannot open the mixture file"));
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const nlohmann::json::exception& e) {
-      throw io_error(detail::cat(path, ": not valid JSON: ", e.what()));
-    }
-    return from_json(j, path);
+    return from_json(io::read_json(path, "a discrete-mixture JSON object"), detail::escape(path));
   }
+
 
   std::size_t components() const { return m_; }
   std::size_t length() const { return l_; }
@@ -207,7 +201,7 @@ class discrete_mixture {
         throw domain_error(detail::cat(what, "[", k, "] = ", p[k], "; expected a finite probability >= 0"));
       s += p[k];
     }
-    if (std::abs(s - 1) > 1e-9) throw domain_error(detail::cat(what, " sums to ", s, "; expected 1"));
+    if (std::abs(s - 1) > 1e-6) throw domain_error(detail::cat(what, " sums to ", s, "; expected 1"));
     for (double& v : p) v /= s;
   }
 

@@ -32,7 +32,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/core/prediction.hpp"
-#include "ferry/io/read_file.hpp"
+#include "ferry/io/read_json.hpp"
 
 namespace ferry {
 
@@ -135,14 +135,7 @@ class gaussian_mixture {
 
   /// Reads a JSON file of the format above.
   static gaussian_mixture load(const std::string& path) {
-    const std::string where = detail::escape(path);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(io::read_file(path, "a Gaussian-mixture JSON object"));
-    } catch (const nlohmann::json::exception& e) {
-      throw io_error(detail::cat(where, ": not valid JSON: ", detail::escape(e.what())));
-    }
-    return from_json(j, where);
+    return from_json(io::read_json(path, "a Gaussian-mixture JSON object"), detail::escape(path));
   }
 
   std::size_t components() const { return weights_.size(); }
