@@ -27,8 +27,8 @@ struct sampler_settings {
 inline confidence_score parse_confidence_score(std::string_view name) {
   if (name == "max-prob") return confidence_score::max_prob;
   if (name == "margin") return confidence_score::margin;
-  throw config_error(detail::cat("--confidence \"", detail::escape(name), "\" is unknown",
-                                 detail::did_you_mean(name, {"max-prob", "margin"}), "; expected max-prob or margin"));
+  throw config_error(detail::cat("--confidence \"", ferry::detail::escape(name), "\" is unknown",
+                                 ferry::detail::did_you_mean(name, {"max-prob", "margin"}), "; expected max-prob or margin"));
 }
 
 template <class F>
@@ -45,8 +45,8 @@ decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
     c.remask = s.remask;
     return f(c);
   }
-  throw config_error(detail::cat("--sampler \"", detail::escape(s.name), "\" is unknown",
-                                 detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence"}),
+  throw config_error(detail::cat("--sampler \"", ferry::detail::escape(s.name), "\" is unknown",
+                                 ferry::detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence"}),
                                  "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting or confidence"));
 }
 

@@ -61,7 +61,7 @@ class discrete_mixture {
 
   /// From {"weights": [M], "probs": [M][L][V]}.
   static discrete_mixture from_json(const nlohmann::json& j, const std::string& where = "mixture") {
-    try {
+    return io::in_json_context(where, [&] {
       if (!j.is_object() || !j.contains("weights")) throw config_error(detail::cat(where, ": missing key \"weights\""));
       if (!j.contains("probs")) throw config_error(detail::cat(where, ": missing key \"probs\""));
       auto weights = j.at("weights").get<std::vector<double>>();
@@ -79,13 +79,7 @@ class discrete_mixture {
         }
       }
       return discrete_mixture(std::move(weights), std::move(flat), l, v);
-    } catch (const nlohmann::json::exception& e) {
-      throw config_error(detail::cat(where, ": ", detail::escape(e.what())));
-    } catch (const error& e) {
-      const std::string msg = e.what();
-      if (msg.rfind(where, 0) == 0) throw;
-      throw config_error(detail::cat(where, ": ", msg));
-    }
+    });
   }
 
   /// Reads a JSON file of the format above.

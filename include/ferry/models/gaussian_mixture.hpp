@@ -100,7 +100,7 @@ class gaussian_mixture {
         throw config_error(detail::cat(where, ": missing key \"", key, "\""));
       return j.at(key);
     };
-    try {
+    return io::in_json_context(where, [&] {
       auto weights = need("weights").template get<std::vector<T>>();
       std::vector<vec> means;
       for (const auto& m : need("means")) means.push_back(to_vec(m.template get<std::vector<T>>()));
@@ -124,13 +124,7 @@ class gaussian_mixture {
         covs.push_back(std::move(m));
       }
       return full(std::move(weights), std::move(means), std::move(covs));
-    } catch (const nlohmann::json::exception& e) {
-      throw config_error(detail::cat(where, ": ", detail::escape(e.what())));
-    } catch (const error& e) {
-      const std::string msg = e.what();
-      if (msg.rfind(where, 0) == 0) throw;
-      throw config_error(detail::cat(where, ": ", msg));
-    }
+    });
   }
 
   /// Reads a JSON file of the format above.

@@ -238,29 +238,5 @@ class shifted_jacobian {
   vec cs_, sn_, g_, w_, sol_;
 };
 
-/// Solves y = c + γ·f(t, y) by Newton's method from y = the initial value in y, with the Jacobian
-/// refreshed every iteration: δ = (I − γJ)⁻¹(c + γ·f(y) − y), y ← y + δ, until
-/// max_i |δ_i|/(1 + |y_i|) ≤ tol. Returns the iterations used; throws numeric_error past max_iter.
-template <class T, class Problem>
-std::size_t newton_solve(Problem& p, shifted_jacobian<T>& sys, const level<T>& lv, T gamma, const_batch_view<T> c,
-                         batch_view<T> y, batch_view<T> fy, batch_view<T> r, T tol, std::size_t max_iter,
-                         const char* who) {
-  for (std::size_t it = 1; it <= max_iter; ++it) {
-    p.velocity(y, lv, fy);
-    for (std::size_t i = 0; i < y.size(); ++i) r.data[i] = c.data[i] + gamma * fy.data[i] - y.data[i];
-    sys.linearise(p, lv, y, fy);
-    sys.solve(p, gamma, r);
-    T worst = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      y.data[i] += r.data[i];
-      worst = std::max(worst, std::abs(r.data[i]) / (1 + std::abs(y.data[i])));
-    }
-    if (!std::isfinite(worst)) break;
-    if (worst <= tol) return it;
-  }
-  throw numeric_error(detail::cat(who, ": Newton's method did not converge in ", max_iter, " iterations at t=", lv.t,
-                                  " (gamma=", gamma, "); take smaller steps"));
-}
-
 }  // namespace detail
 }  // namespace ferry
