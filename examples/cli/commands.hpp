@@ -31,4 +31,13 @@ void add_sample_discrete_command(CLI::App& app);
 /// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
 void add_info_command(CLI::App& app);
 
+/// Every subcommand, as `ferry` has them (main.cpp, and the CLI fuzz harness).
+inline void add_commands(CLI::App& app) {
+  add_version_command(app);
+  add_demo_command(app);
+  add_sample_command(app);
+  add_sample_discrete_command(app);
+  add_info_command(app);
+}
+
 }  // namespace ferry::cli

@@ -15,11 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ferry: generative sampling with ODEs, SDEs and CTMCs"};
   app.name("ferry");
   app.require_subcommand(1);
-  ferry::cli::add_version_command(app);
-  ferry::cli::add_demo_command(app);
-  ferry::cli::add_sample_command(app);
-  ferry::cli::add_sample_discrete_command(app);
-  ferry::cli::add_info_command(app);
+  ferry::cli::add_commands(app);
   using ferry::detail::escape;
   try {
     app.parse(argc, argv);

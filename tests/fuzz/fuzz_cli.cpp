@@ -29,11 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CLI::App app{"ferry"};
   app.name("ferry");
   app.require_subcommand(1);
-  ferry::cli::add_version_command(app);
-  ferry::cli::add_demo_command(app);
-  ferry::cli::add_sample_command(app);
-  ferry::cli::add_sample_discrete_command(app);
-  ferry::cli::add_info_command(app);
+  ferry::cli::add_commands(app);
   for (CLI::App* sub : app.get_subcommands({})) sub->callback(std::function<void()>{});
   try {
     app.parse(int(argv.size()), const_cast<char**>(argv.data()));

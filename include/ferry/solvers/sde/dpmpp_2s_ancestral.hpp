@@ -12,7 +12,6 @@
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/detail/ancestral.hpp"
-#include "ferry/solvers/detail/draw.hpp"
 #include "ferry/solvers/ode/dpmpp_2s.hpp"
 #include "ferry/solvers/schedule.hpp"
 
@@ -47,7 +46,7 @@ struct dpmpp_2s_ancestral {
     const auto [down, up] = detail::ancestral_step(s.cur.sigma_edm(), s.next.sigma_edm(), T(opt.eta));
     two_s_.step(p, {s.cur, detail::down_level(s.next, down), s.index, s.count}, x);  // to σ̃_down
     if (s.next.sigma > 0 && up > 0) {
-      detail::draw_normal(p, "dpmpp-2s-ancestral", s.index, 0, z_.view());
+      p.normal(s.index, 0, z_.view());
       simd::lincomb<T, 2>(x.span(), {T(1), T(opt.s_noise) * s.next.alpha * up}, {x.data, z_.data()});
     }
   }

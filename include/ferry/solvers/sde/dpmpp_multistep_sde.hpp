@@ -24,7 +24,6 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/solvers/detail/combine.hpp"
-#include "ferry/solvers/detail/draw.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/phi.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
@@ -85,7 +84,7 @@ struct dpmpp_multistep_sde {
     u.add(s.next.sigma / s.cur.sigma * std::exp(-eta_h), x.data);  // (σ_next/σ_cur)·e^{−ηh}·x
     detail::add_dpm_history(u, hist_, k, h, -h_hat, scale, c1, c3, opt.solver_type);
     if (eta_h > 0) {  // + s_noise·σ_next·√(1 − e^{−2ηh})·z
-      detail::draw_normal(p, "dpmpp-sde multistep", s.index, 0, z_.view());
+      p.normal(s.index, 0, z_.view());
       u.add(T(opt.s_noise) * s.next.sigma * std::sqrt(-std::expm1(-2 * eta_h)), z_);
     }
     detail::combine(x, u);
