@@ -40,10 +40,13 @@ bench: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-# libFuzzer harnesses (clang, ASan + UBSan) in their own build dir; each runs FUZZ_SECONDS on a
-# working copy of its seed corpus (tests/fuzz/corpus/<name>); crashes land in $(FUZZ_BUILD)/crashes.
+# libFuzzer harnesses (clang, ASan + UBSan) in their own build dir; each runs FUZZ_SECONDS (or, with
+# FUZZ_RUNS=N, N executions) on a working copy of its seed corpus (tests/fuzz/corpus/<name>);
+# crashes land in $(FUZZ_BUILD)/crashes.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_LIMIT   := $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZERS := fuzz_npy fuzz_gmm_json fuzz_discrete_json fuzz_scheduler_config fuzz_cli
 
 fuzz: deps
@@ -53,8 +56,8 @@ fuzz: deps
 	@mkdir -p $(FUZZ_BUILD)/crashes
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n tests/fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ && \
-	  echo "== $$f ($(FUZZ_SECONDS) s)" && \
-	  $(FUZZ_BUILD)/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	  echo "== $$f ($(FUZZ_LIMIT))" && \
+	  $(FUZZ_BUILD)/bin/$$f $(FUZZ_LIMIT) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$f- -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$f \
 	    >$(FUZZ_BUILD)/$$f.log 2>&1; rc=$$?; \
 	  grep -E 'stat::number_of_executed_units|SUMMARY' $(FUZZ_BUILD)/$$f.log; \
