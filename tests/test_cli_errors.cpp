@@ -151,6 +151,8 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string keep = "an existing output file, left untouched";
   const std::string sample = "sample --model gmm:" + f.q("gmm.json") + " --steps 4 --out " + quoted(out) + " ";
   const std::string sample_z = sample + "--noise " + f.q("noise.npy") + " ";
+  // the same without a model, for the rows that give a bad one
+  const std::string sample_nm = "sample --steps 4 --out " + quoted(out) + " --noise " + f.q("noise.npy") + " ";
   const std::string info = "info --steps 10 ";
   const std::string demo = "demo --n 50 --out " + f.q("plots") + " ";
   const std::string dsample = "sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " ";
@@ -183,23 +185,23 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"NaN in the noise", sample + "--noise " + f.q("nan.npy"), {"nan.npy", "nan", "row 1, column 1"}},
       {"Inf in the noise", sample + "--noise " + f.q("inf.npy"), {"inf.npy", "inf", "row 5, column 0"}},
       // Gaussian-mixture JSON through sample --model gmm:FILE
-      {"missing mixture", sample_z + "--model gmm:" + f.q("nope.json"), {"nope.json", "no such file"}},
-      {"empty mixture", sample_z + "--model gmm:" + f.q("empty.json"), {"empty.json", "empty file"}},
-      {"malformed mixture JSON", sample_z + "--model gmm:" + f.q("broken.json"), {"broken.json", "not valid JSON"}},
-      {"invalid UTF-8 in the mixture", sample_z + "--model gmm:" + f.q("badutf8.json"), {"badutf8.json", "\\xdf"}},
-      {"mixture is an array", sample_z + "--model gmm:" + f.q("array.json"), {"array.json", "\"weights\""}},
-      {"negative weight", sample_z + "--model gmm:" + f.q("neg_weight.json"), {"neg_weight.json", "weights[1] = -0.5"}},
-      {"weights not summing to 1", sample_z + "--model gmm:" + f.q("weight_sum.json"), {"weight_sum.json", "sum to 0.9"}},
-      {"zero std", sample_z + "--model gmm:" + f.q("zero_std.json"), {"zero_std.json", "stds[0][1] = 0"}},
-      {"negative std", sample_z + "--model gmm:" + f.q("neg_std.json"), {"neg_std.json", "stds[0][0] = -1"}},
-      {"ragged means", sample_z + "--model gmm:" + f.q("ragged_means.json"), {"ragged_means.json", "means[1]"}},
-      {"ragged stds", sample_z + "--model gmm:" + f.q("ragged_stds.json"), {"ragged_stds.json", "stds[1]"}},
-      {"covariance not positive definite", sample_z + "--model gmm:" + f.q("not_pd.json"), {"not_pd.json", "positive definite"}},
-      {"ragged covariance", sample_z + "--model gmm:" + f.q("ragged_cov.json"), {"ragged_cov.json", "covs"}},
-      {"stds and covs", sample_z + "--model gmm:" + f.q("both.json"), {"both.json", "exactly one"}},
-      {"a string weight", sample_z + "--model gmm:" + f.q("string_weight.json"), {"string_weight.json", "number"}},
-      {"an infinite mean", sample_z + "--model gmm:" + f.q("huge_mean.json"), {"huge_mean.json", "means[0][0]"}},
-      {"a model that is not gmm:", sample_z + "--model mixture.json", {"--model", "gmm:PATH"}},
+      {"missing mixture", sample_nm + "--model gmm:" + f.q("nope.json"), {"nope.json", "no such file"}},
+      {"empty mixture", sample_nm + "--model gmm:" + f.q("empty.json"), {"empty.json", "empty file"}},
+      {"malformed mixture JSON", sample_nm + "--model gmm:" + f.q("broken.json"), {"broken.json", "not valid JSON"}},
+      {"invalid UTF-8 in the mixture", sample_nm + "--model gmm:" + f.q("badutf8.json"), {"badutf8.json", "\\xdf"}},
+      {"mixture is an array", sample_nm + "--model gmm:" + f.q("array.json"), {"array.json", "\"weights\""}},
+      {"negative weight", sample_nm + "--model gmm:" + f.q("neg_weight.json"), {"neg_weight.json", "weights[1] = -0.5"}},
+      {"weights not summing to 1", sample_nm + "--model gmm:" + f.q("weight_sum.json"), {"weight_sum.json", "sum to 0.9"}},
+      {"zero std", sample_nm + "--model gmm:" + f.q("zero_std.json"), {"zero_std.json", "stds[0][1] = 0"}},
+      {"negative std", sample_nm + "--model gmm:" + f.q("neg_std.json"), {"neg_std.json", "stds[0][0] = -1"}},
+      {"ragged means", sample_nm + "--model gmm:" + f.q("ragged_means.json"), {"ragged_means.json", "means[1]"}},
+      {"ragged stds", sample_nm + "--model gmm:" + f.q("ragged_stds.json"), {"ragged_stds.json", "stds[1]"}},
+      {"covariance not positive definite", sample_nm + "--model gmm:" + f.q("not_pd.json"), {"not_pd.json", "positive definite"}},
+      {"ragged covariance", sample_nm + "--model gmm:" + f.q("ragged_cov.json"), {"ragged_cov.json", "covs"}},
+      {"stds and covs", sample_nm + "--model gmm:" + f.q("both.json"), {"both.json", "exactly one"}},
+      {"a string weight", sample_nm + "--model gmm:" + f.q("string_weight.json"), {"string_weight.json", "number"}},
+      {"an infinite mean", sample_nm + "--model gmm:" + f.q("huge_mean.json"), {"huge_mean.json", "number overflow parsing '1e999'"}},
+      {"a model that is not gmm:", sample_nm + "--model mixture.json", {"--model", "gmm:PATH"}},
       // scheduler configs
       {"missing config", sample_z + "--scheduler-config " + f.q("nope.json"), {"nope.json", "no such file"}},
       {"empty config", sample_z + "--scheduler-config " + f.q("cfg_empty.json"), {"cfg_empty.json", "empty file"}},
