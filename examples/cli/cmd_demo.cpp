@@ -402,7 +402,7 @@ void run_demo(const demo_options& opt) {
 
 }  // namespace
 
-void add_demo_command(CLI::App& app) {
+void add_demo_command(CLI::App& app, bool run) {
   auto opt = std::make_shared<demo_options>();
   auto* cmd = app.add_subcommand("demo", "every sampler on a 2-D Gaussian mixture: error tables and figures");
   cmd->add_option("--out", opt->out, "directory for the tables and figures (created if missing)")
@@ -422,7 +422,9 @@ void add_demo_command(CLI::App& app) {
       ->type_name("T")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->callback([opt] { run_demo(*opt); });
+  cmd->callback([opt, run] {
+    if (run) run_demo(*opt);
+  });
 }
 
 }  // namespace ferry::cli

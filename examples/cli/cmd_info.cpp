@@ -41,13 +41,15 @@ void run_info(const info_options& o) {
 
 }  // namespace
 
-void add_info_command(CLI::App& app) {
+void add_info_command(CLI::App& app, bool run) {
   auto opt = std::make_shared<info_options>();
   auto* cmd = app.add_subcommand("info", "print the timesteps and sigmas a diffusers scheduler config makes");
   cmd->add_option("--scheduler-config", opt->scheduler_config, "a diffusers scheduler_config.json")->required();
   cmd->add_option("--steps", opt->steps, "the argument to set_timesteps")->check(count_in(1, std::size_t(1) << 24))->required();
   cmd->add_flag("--json", opt->json, "print {\"timesteps\": [...], \"sigmas\": [...]} as JSON");
-  cmd->callback([opt] { run_info(*opt); });
+  cmd->callback([opt, run] {
+    if (run) run_info(*opt);
+  });
 }
 
 }  // namespace ferry::cli

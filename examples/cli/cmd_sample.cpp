@@ -239,7 +239,7 @@ void run_sample(const sample_options& o) {
 
 }  // namespace
 
-void add_sample_command(CLI::App& app) {
+void add_sample_command(CLI::App& app, bool run) {
   auto opt = std::make_shared<sample_options>();
   auto* cmd = app.add_subcommand("sample", "sample from unit noise with a deterministic or stochastic sampler");
   cmd->add_option("--model", opt->model, "the model: gmm:PATH (exact Gaussian mixture, JSON)")->required();
@@ -298,7 +298,9 @@ void add_sample_command(CLI::App& app) {
              ->capture_default_str());
   native(cmd->add_option("--solver-type", opt->stochastic.solver_type, "dpmpp-2m-sde / dpmpp-3m-sde: midpoint | heun")
              ->capture_default_str());
-  cmd->callback([opt] { run_sample(*opt); });
+  cmd->callback([opt, run] {
+    if (run) run_sample(*opt);
+  });
 }
 
 }  // namespace ferry::cli

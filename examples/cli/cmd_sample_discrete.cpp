@@ -62,7 +62,7 @@ void run_sample_discrete(const sample_discrete_options& o) {
 
 }  // namespace
 
-void add_sample_discrete_command(CLI::App& app) {
+void add_sample_discrete_command(CLI::App& app, bool run) {
   auto opt = std::make_shared<sample_discrete_options>();
   auto* cmd = app.add_subcommand("sample-discrete", "sample token sequences from a masked or uniform discrete diffusion");
   cmd->add_option("--model", opt->model, "the model: mixture:PATH (exact discrete mixture, JSON)")->required();
@@ -88,7 +88,9 @@ void add_sample_discrete_command(CLI::App& app) {
   cmd->add_option("--gumbel", opt->gumbel, "precision of Gumbel-max draws: float64 | float32")->capture_default_str();
   cmd->add_flag("--no-cache", opt->no_cache, "ancestral: call the model every step even when no token changed");
   cmd->add_option("--threads", opt->threads, "threads over the samples (the tokens do not depend on it)")->capture_default_str();
-  cmd->callback([opt] { run_sample_discrete(*opt); });
+  cmd->callback([opt, run] {
+    if (run) run_sample_discrete(*opt);
+  });
 }
 
 }  // namespace ferry::cli

@@ -6,9 +6,11 @@
 
 namespace ferry::cli {
 
-void add_version_command(CLI::App& app) {
+void add_version_command(CLI::App& app, bool run) {
   auto* cmd = app.add_subcommand("version", "print the library version");
-  cmd->callback([] { std::cout << "ferry " << ferry::version_string << "\n"; });
+  cmd->callback([run] {
+    if (run) std::cout << "ferry " << ferry::version_string << "\n";
+  });
 }
 
 }  // namespace ferry::cli

@@ -1,6 +1,7 @@
 #pragma once
 // The ferry subcommands. Each lives in its own cmd_<name>.cpp and registers itself on the app
-// (options + callback); main.cpp only calls the add_*_command functions and maps errors to exit codes.
+// (options + callback, which owns the options); main.cpp only calls add_commands and maps errors to
+// exit codes. `run = false` registers a command that parses but does nothing (the CLI fuzz harness).
 #include <CLI/CLI.hpp>
 
 #include <cstddef>
@@ -21,23 +22,24 @@ inline CLI::Validator count_in(std::size_t lo, std::size_t hi) {
 }
 
 /// `ferry version`: prints the library version.
-void add_version_command(CLI::App& app);
+void add_version_command(CLI::App& app, bool run = true);
 /// `ferry demo`: samples a 2-D Gaussian mixture with Euler on the EDM PF-ODE, prints errors vs steps, writes demo.png.
-void add_demo_command(CLI::App& app);
+void add_demo_command(CLI::App& app, bool run = true);
 /// `ferry sample`: one run from unit noise, from a diffusers config or a process + grid + solver.
-void add_sample_command(CLI::App& app);
+void add_sample_command(CLI::App& app, bool run = true);
 /// `ferry sample-discrete`: token sequences from a masked or uniform discrete diffusion (exact mixture oracle).
-void add_sample_discrete_command(CLI::App& app);
+void add_sample_discrete_command(CLI::App& app, bool run = true);
 /// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
-void add_info_command(CLI::App& app);
+void add_info_command(CLI::App& app, bool run = true);
 
-/// Every subcommand, as `ferry` has them (main.cpp, and the CLI fuzz harness).
-inline void add_commands(CLI::App& app) {
-  add_version_command(app);
-  add_demo_command(app);
-  add_sample_command(app);
-  add_sample_discrete_command(app);
-  add_info_command(app);
+/// Every subcommand, as `ferry` has them (main.cpp, and the CLI fuzz harness). With run = false
+/// the commands parse and validate their options but their callbacks do nothing.
+inline void add_commands(CLI::App& app, bool run = true) {
+  add_version_command(app, run);
+  add_demo_command(app, run);
+  add_sample_command(app, run);
+  add_sample_discrete_command(app, run);
+  add_info_command(app, run);
 }
 
 }  // namespace ferry::cli

@@ -1,5 +1,6 @@
 // libFuzzer harness: the ferry command-line parser. The input, split at NUL bytes, is argv after
-// "ferry"; the subcommands' callbacks are removed, so nothing runs and no file is touched. Every
+// "ferry"; the subcommands are registered with run = false, so nothing runs and no file is touched
+// (their callbacks stay in place: they own the options the parser writes into). Every
 // rejected command line must give one clean line (parse_error_line, as main prints it).
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CLI::App app{"ferry"};
   app.name("ferry");
   app.require_subcommand(1);
-  ferry::cli::add_commands(app);
-  for (CLI::App* sub : app.get_subcommands({})) sub->callback(std::function<void()>{});
+  ferry::cli::add_commands(app, /*run=*/false);  // parse and validate only: nothing runs, no file is touched
   try {
     app.parse(int(argv.size()), const_cast<char**>(argv.data()));
   } catch (const CLI::ParseError& e) {
