@@ -12,13 +12,9 @@
 #include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(data, data + size);
-  } catch (const nlohmann::json::exception& e) {
-    ferry_fuzz::require_clean(ferry::detail::escape(e.what()));  // what load() reports
-    return 0;
-  }
+  const auto parsed = ferry_fuzz::parse_json(data, size);
+  if (!parsed) return 0;
+  const nlohmann::json& j = *parsed;
   try {
     const auto m = ferry::discrete_mixture::from_json(j, "f.json");
     if (m.length() * m.vocab() > 4096) return 0;  // evaluation cost only

@@ -14,13 +14,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::size_t steps = data[size - 1] % 64 + 1;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(data, data + size - 1);
-  } catch (const nlohmann::json::exception& e) {
-    ferry_fuzz::require_clean(ferry::detail::escape(e.what()));
-    return 0;
-  }
+  const auto parsed = ferry_fuzz::parse_json(data, size - 1);
+  if (!parsed) return 0;
+  const nlohmann::json& j = *parsed;
   try {
     const ferry::compat::diffusers_config c = ferry::compat::parse_diffusers_config(j, std::nullopt, "f.json");
     for (const auto& w : c.warnings) ferry_fuzz::require_clean(w);
