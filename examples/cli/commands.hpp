@@ -11,6 +11,8 @@ void add_version_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 /// `ferry sample`: one run from unit noise, from a diffusers config or a process + grid + solver.
 void add_sample_command(CLI::App& app);
+/// `ferry likelihood`: log p(x) per row through the probability-flow ODE.
+void add_likelihood_command(CLI::App& app);
 /// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
 void add_info_command(CLI::App& app);
 

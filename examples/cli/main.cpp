@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_demo_command(app);
   ferry::cli::add_sample_command(app);
   ferry::cli::add_info_command(app);
+  ferry::cli::add_likelihood_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
