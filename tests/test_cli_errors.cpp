@@ -157,6 +157,8 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string demo = "demo --n 50 --out " + f.q("plots") + " ";
   const std::string dsample = "sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " ";
   const std::string dm = dsample + "--model mixture:" + f.q("dm.json") + " ";
+  const std::string lik = "likelihood --out " + quoted(out) + " --model gmm:" + f.q("gmm.json") + " ";
+  const std::string likd = lik + "--process flow --data ";
 
   std::vector<bad_input> cases = {
       // .npy noise: files
@@ -305,6 +307,27 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
        {"--num-samples", "\"-3\""}},
       {"discrete: steps not a number", dm + "--steps many", {"--steps", "many"}},
       {"discrete: unknown option", dm + "--sampeler pc", {"--sampeler", "did you mean --sampler"}},
+      // likelihood
+      {"likelihood: missing data", likd + f.q("nope.npy"), {"nope.npy", "no such file"}},
+      {"likelihood: data is not .npy", likd + f.q("magic.npy"), {"magic.npy"}},
+      {"likelihood: rank-1 data", likd + f.q("rank1.npy"), {"rank1.npy", "2-D"}},
+      {"likelihood: integer data", likd + f.q("int.npy"), {"int.npy", "float32 or float64"}},
+      {"likelihood: data of another dimension", likd + f.q("dim3.npy"), {"dim3.npy", "D = 3", "dimension 2"}},
+      {"likelihood: NaN in the data", likd + f.q("nan.npy"), {"nan.npy", "nan", "row 1, column 1"}},
+      {"likelihood: Inf in the data", likd + f.q("inf.npy"), {"inf.npy", "inf", "row 5, column 0"}},
+      {"likelihood: unknown process", lik + "--process vp-linaer --data " + f.q("noise.npy"), {"\"vp-linaer\"", "did you mean \"vp-linear\""}},
+      {"likelihood: unknown probes", likd + f.q("noise.npy") + " --hutchinson 2 --probes gauss", {"\"gauss\"", "did you mean \"gaussian\""}},
+      {"likelihood: negative probe count", likd + f.q("noise.npy") + " --hutchinson -2", {"--hutchinson", "\"-2\""}},
+      {"likelihood: t-min above t-max", likd + f.q("noise.npy") + " --t-min 2", {"t_min=2"}},
+      {"likelihood: negative tolerance", likd + f.q("noise.npy") + " --rtol -1", {"rtol=-1"}},
+      {"likelihood: zero tolerances", likd + f.q("noise.npy") + " --rtol 0 --atol 0", {"rtol=0", "atol=0"}},
+      {"likelihood: t-min 0", likd + f.q("noise.npy") + " --t-min 0", {"t_min=0"}},
+      {"likelihood: a process without likelihood", lik + "--process edm --data " + f.q("noise.npy"), {"\"edm\"", "expected vp-linear"}},
+      {"likelihood: unknown prediction", likd + f.q("noise.npy") + " --prediction velocty", {"velocty"}},
+      {"likelihood: model that is not gmm:", "likelihood --out " + quoted(out) + " --process flow --model m.json --data " + f.q("noise.npy"),
+       {"--model", "gmm:PATH"}},
+      {"likelihood: malformed mixture", "likelihood --out " + quoted(out) + " --process flow --model gmm:" + f.q("broken.json") +
+       " --data " + f.q("noise.npy"), {"broken.json", "not valid JSON"}},
   };
 
   for (const bad_input& c : cases) {

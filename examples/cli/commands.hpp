@@ -29,6 +29,8 @@ void add_demo_command(CLI::App& app, bool run = true);
 void add_sample_command(CLI::App& app, bool run = true);
 /// `ferry sample-discrete`: token sequences from a masked or uniform discrete diffusion (exact mixture oracle).
 void add_sample_discrete_command(CLI::App& app, bool run = true);
+/// `ferry likelihood`: log p(x) per row through the probability-flow ODE.
+void add_likelihood_command(CLI::App& app, bool run = true);
 /// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
 void add_info_command(CLI::App& app, bool run = true);
 
@@ -40,6 +42,7 @@ inline void add_commands(CLI::App& app, bool run = true) {
   add_sample_command(app, run);
   add_sample_discrete_command(app, run);
   add_info_command(app, run);
+  add_likelihood_command(app, run);
 }
 
 }  // namespace ferry::cli
