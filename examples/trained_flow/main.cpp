@@ -411,7 +411,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::string line = ferry::cli::parse_error_line(app, e);  // "ferry: … (see 'ferry … --help')"
-    for (std::size_t p; (p = line.find("ferry")) != std::string::npos;) line.replace(p, 5, "trained_flow");
+    line.replace(0, 5, "trained_flow");
+    if (const std::size_t p = line.rfind("(see 'ferry"); p != std::string::npos) line.replace(p + 6, 5, "trained_flow");
     std::cerr << line << "\n";
     return 2;
   } catch (const ferry::error& e) {

@@ -112,6 +112,9 @@ class torch_model {
 
   /// out = net(x, t) for every row of x (N × D) at the level's time t.
   void operator()(ferry::const_batch_view<float> x, const ferry::level<float>& lv, ferry::batch_view<float> out) {
+    if (x.cols != std::size_t(dim_) || out.rows != x.rows || out.cols != x.cols)
+      throw ferry::shape_error(ferry::detail::cat("torch_model: x is ", x.rows, "x", x.cols, " and out ", out.rows, "x",
+                                                  out.cols, "; the network maps N x ", dim_, " to N x ", dim_));
     c10::InferenceMode guard;  // no autograd records, no version counters
     if (x.rows != rows_) resize(x.rows);
     const std::size_t d = x.cols, in = d + 1;
