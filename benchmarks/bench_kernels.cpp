@@ -7,6 +7,7 @@
 #include <boost/numeric/odeint.hpp>
 #define FERRY_BENCH_ODEINT 1
 #endif
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,6 +15,7 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include "ferry/discrete/categorical.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/vp_linear.hpp"
@@ -28,35 +30,59 @@ namespace {
 // ---- RK4 on dx/dt = −x + c, 100 steps of h = 0.01 -------------------------------------------------
 constexpr double rk4_c = 0.5, rk4_h = 0.01;
 constexpr int rk4_steps = 100;
+constexpr std::size_t rk4_chunk = 4096;  // rows per driver chunk: RK4's six arrays of a chunk fit in L2
 
-// The smallest problem explicit_rk integrates in native time: f(t, y) = c − y.
+// The smallest problem explicit_rk integrates in native time, f(t, y) = c − y, with what the driver
+// needs to run it in row chunks (its rows are independent). Its levels carry σ = e^{−t} only so
+// that the schedule's noise decreases; the field reads t alone.
 struct linear_field {
-  struct no_process {
-    double t_of_lambda(double l) const { return l; }
-  };
-  no_process process() const { return {}; }
-  ferry::level<double> at(double t) const { return ferry::level<double>::make(1.0, 1.0, t); }
-  void velocity(ferry::const_batch_view<double> y, const ferry::level<double>&, ferry::batch_view<double> k) const {
+  std::size_t evals = 0;
+  void reset(ferry::extent) { evals = 0; }
+  std::size_t nfe() const { return evals; }
+  linear_field for_rows(std::size_t) const { return {}; }
+  ferry::level<double> at(double t) const { return ferry::level<double>::make(1.0, std::exp(-t), t); }
+  void velocity(ferry::const_batch_view<double> y, const ferry::level<double>&, ferry::batch_view<double> k) {
+    ++evals;
     const double* __restrict src = y.data;
     double* __restrict dst = k.data;
     for (std::size_t i = 0; i < y.size(); ++i) dst[i] = rk4_c - src[i];
   }
-  void epsilon(ferry::const_batch_view<double> y, const ferry::level<double>& lv, ferry::batch_view<double> k) const { velocity(y, lv, k); }
-  void data(ferry::const_batch_view<double> y, const ferry::level<double>& lv, ferry::batch_view<double> k) const { velocity(y, lv, k); }
 };
 
+ferry::schedule<double> rk4_schedule() {
+  std::vector<ferry::level<double>> t;
+  for (int s = 0; s <= rk4_steps; ++s) t.push_back(linear_field{}.at(s * rk4_h));
+  return ferry::make_schedule(std::move(t));
+}
+
+// ferry as it runs a batch of independent rows: ferry::sample, whose row chunks each run all 100
+// steps (one thread here; the chunks are what the driver's threads share out).
 void BM_RK4_Ferry(benchmark::State& st) {
   const std::size_t n = std::size_t(st.range(0));
   ferry::batch<double> x(n, 1);
   ferry::rk4<double> solver;
   linear_field f;
+  const auto sched = rk4_schedule();
+  for (auto _ : st) {
+    std::fill(x.data(), x.data() + n, 1.0);
+    ferry::sample(f, sched, solver, x.view(), ferry::no_observer{}, {.chunk_rows = rk4_chunk});
+    benchmark::DoNotOptimize(x.data());
+  }
+  st.SetItemsProcessed(std::int64_t(st.iterations()) * rk4_steps * std::int64_t(n));
+}
+
+// The same stepper over the whole vector, step by step, as Odeint runs it (no chunks): both then
+// stream every stage through memory.
+void BM_RK4_FerryWhole(benchmark::State& st) {
+  const std::size_t n = std::size_t(st.range(0));
+  ferry::batch<double> x(n, 1);
+  ferry::rk4<double> solver;
+  linear_field f;
+  const auto sched = rk4_schedule();
   solver.reset(x.view().shape());
   for (auto _ : st) {
     std::fill(x.data(), x.data() + n, 1.0);
-    for (int s = 0; s < rk4_steps; ++s) {
-      const ferry::step_span<double> span{f.at(s * rk4_h), f.at((s + 1) * rk4_h), std::size_t(s), std::size_t(rk4_steps)};
-      solver.step(f, span, x.view());
-    }
+    for (int s = 0; s < rk4_steps; ++s) solver.step(f, sched.step(std::size_t(s)), x.view());
     benchmark::DoNotOptimize(x.data());
   }
   st.SetItemsProcessed(std::int64_t(st.iterations()) * rk4_steps * std::int64_t(n));
@@ -147,7 +173,7 @@ void BM_GmmSample_Float(benchmark::State& st) { run_gmm_sample<float>(st); }
 
 // ---- categorical draws over V logits, 10^4 rows ---------------------------------------------------
 // SoftmaxPass: one read of the logits (max, then Σ exp(ℓ − max) in the same sweep, online).
-// GumbelMax: argmax_v ℓ_v − log(−log u_v), u the keyed Philox uniforms (random::fill_uniform).
+// GumbelMax: argmax_v ℓ_v − log(−log u_v), u the keyed Philox uniforms, via the library's draw.
 constexpr std::size_t cat_rows = 10000;
 
 std::vector<double> logits(std::size_t v) {
@@ -186,34 +212,31 @@ void BM_SoftmaxPass(benchmark::State& st) {
   st.SetBytesProcessed(std::int64_t(st.iterations()) * std::int64_t(cat_rows * v * sizeof(double)));
 }
 
-std::size_t gumbel_argmax(const double* l, double* u, std::size_t n, std::uint32_t row) {
+// One draw from the row's logits: w = exp(ℓ − max ℓ) in one vector pass, then the library's
+// Gumbel-max draw (discrete::gumbel_draw: keyed uniforms, the lazy exponential race).
+std::size_t gumbel_argmax(const double* l, double* w, std::size_t n, std::uint32_t row, ferry::discrete::gumbel_workspace& ws) {
   using B = xsimd::batch<double>;
-  ferry::random::fill_uniform(7, {u, n}, row, 0, ferry::random::streams::categorical);
-  double best = -std::numeric_limits<double>::infinity();
-  std::size_t arg = 0, j = 0;
-  for (; j + B::size <= n; j += B::size) {
-    const B g = B::load_unaligned(l + j) - xsimd::log(-xsimd::log(B::load_unaligned(u + j)));
-    if (xsimd::any(g > B(best))) {
-      alignas(64) double gg[B::size];
-      g.store_aligned(gg);
-      for (std::size_t q = 0; q < B::size; ++q)
-        if (gg[q] > best) best = gg[q], arg = j + q;
-    }
-  }
-  for (; j < n; ++j) {
-    const double g = l[j] - std::log(-std::log(u[j]));
-    if (g > best) best = g, arg = j;
-  }
-  return arg;
+  B m(-std::numeric_limits<double>::infinity());
+  std::size_t j = 0;
+  for (; j + B::size <= n; j += B::size) m = xsimd::max(m, B::load_unaligned(l + j));
+  alignas(64) double mm[B::size];
+  m.store_aligned(mm);
+  double top = *std::max_element(mm, mm + B::size);
+  for (std::size_t q = j; q < n; ++q) top = std::max(top, l[q]);
+  for (j = 0; j + B::size <= n; j += B::size) xsimd::exp(B::load_unaligned(l + j) - B(top)).store_unaligned(w + j);
+  for (; j < n; ++j) w[j] = std::exp(l[j] - top);
+  return ferry::discrete::gumbel_draw({w, n}, 7, row, 0, ferry::random::streams::categorical, 0,
+                                      ferry::discrete::gumbel_precision::float64, ws);
 }
 
 void BM_GumbelMax(benchmark::State& st) {
   const std::size_t v = std::size_t(st.range(0));
   const auto l = logits(v);
-  std::vector<double> u(v);
+  std::vector<double> w(v);
+  ferry::discrete::gumbel_workspace ws(v);
   std::size_t acc = 0;
   for (auto _ : st) {
-    for (std::size_t r = 0; r < cat_rows; ++r) acc += gumbel_argmax(l.data(), u.data(), v, std::uint32_t(r));
+    for (std::size_t r = 0; r < cat_rows; ++r) acc += gumbel_argmax(l.data(), w.data(), v, std::uint32_t(r), ws);
     benchmark::DoNotOptimize(acc);
   }
   st.SetBytesProcessed(std::int64_t(st.iterations()) * std::int64_t(cat_rows * v * sizeof(double)));
@@ -222,6 +245,7 @@ void BM_GumbelMax(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(BM_RK4_Ferry)->Arg(1 << 12)->Arg(1 << 20);
+BENCHMARK(BM_RK4_FerryWhole)->Arg(1 << 12)->Arg(1 << 20);
 #ifdef FERRY_BENCH_ODEINT
 BENCHMARK(BM_RK4_Odeint)->Arg(1 << 12)->Arg(1 << 20);
 #endif

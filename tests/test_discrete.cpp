@@ -3,6 +3,7 @@
 // probabilities, model output kinds, determinism over threads and no allocation per step.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -129,6 +130,30 @@ TEST_CASE("Gumbel-max draws follow the softmax (chi-square)", "[discrete][catego
   gumbel_workspace ws(3);
   const std::vector<double> z = {0.0, 0.5, 0.5};
   for (std::uint32_t i = 0; i < 200; ++i) CHECK(gumbel_draw(z, 1, i, 0, 0, 0, gumbel_precision::float64, ws, 1) == 2);
+  // Weights too small for a finite race key still draw (the log-form fallback).
+  const std::vector<double> tiny = {1.0, 1e-310};
+  CHECK(gumbel_draw(tiny, 1, 0, 0, 0, 0, gumbel_precision::float64, ws, 0) == 1);
+}
+
+TEST_CASE("the lazy exponential race picks the argmin of every key", "[discrete][categorical]") {
+  // race_argmin skips the logarithm where a bound rules an entry out; it must still return the
+  // first index of the smallest (−log u_j)/w_j computed for all j, for any length and exclusion.
+  for (std::size_t n : {std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(64), std::size_t(1001)})
+    for (std::uint32_t row = 0; row < 200; ++row) {
+      std::vector<double> w(n), u(n);
+      random::fill_uniform(3, u, row, 0, 0);
+      random::fill_uniform(4, w, row, 0, 0);
+      for (std::size_t j = 0; j < n; ++j) w[j] = j % 5 == 3 ? 0.0 : std::pow(w[j], 8.0);  // zeros and a wide range
+      const std::size_t exclude = row % 3 == 0 ? std::size_t(row) % n : n;
+      std::size_t best = n;
+      double key = std::numeric_limits<double>::infinity();
+      for (std::size_t j = 0; j < n; ++j) {
+        const double k = -xsimd::log(xsimd::batch<double>(u[j])).get(0) / w[j];  // the kernel's log
+        if (w[j] > 0 && j != exclude && k < key) key = k, best = j;
+      }
+      INFO("n " << n << ", row " << row);
+      CHECK(simd::race_argmin(w.data(), u.data(), n, [&](std::size_t j) { return j == exclude; }) == best);
+    }
 }
 
 TEST_CASE("softmax and Gumbel scores: the vector body and the padded tail agree", "[discrete][categorical]") {

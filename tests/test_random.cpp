@@ -3,6 +3,7 @@
 // driver's bitwise-equal results over chunk sizes and thread counts.
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 #include <vector>
 
@@ -68,6 +69,43 @@ TEST_CASE("Philox-4x32-10 reproduces Random123's known-answer vectors", "[random
   const std::uint64_t seed = (std::uint64_t(0x299f31d0) << 32) | 0xa4093822;
   CHECK(random::philox(seed, {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}) ==
         random::bits128{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
+}
+
+TEST_CASE("vectorised Philox and normals give the bits of the one-block definition", "[random]") {
+  // philox_many (SIMD lanes, the AVX2 path where the CPU has it, the scalar tail) against philox().
+  for (std::uint64_t seed : {std::uint64_t(0), std::uint64_t(7), (std::uint64_t(0x299f31d0) << 32) | 0xa4093822, ~std::uint64_t(0)})
+    for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(8), std::size_t(13), std::size_t(64), std::size_t(67)}) {
+      std::vector<std::uint32_t> c0(n), c1(n), r0(n), r1(n), r2(n), r3(n);
+      for (std::size_t i = 0; i < n; ++i) c0[i] = std::uint32_t(i * 2654435761u), c1[i] = std::uint32_t(~i);
+      random::philox_many(seed, c0.data(), c1.data(), 5, 0xFFFFFFFFu, r0.data(), r1.data(), r2.data(), r3.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        INFO("seed " << seed << ", n " << n << ", block " << i);
+        REQUIRE(random::bits128{r0[i], r1[i], r2[i], r3[i]} == random::philox(seed, {c0[i], c1[i], 5, 0xFFFFFFFFu}));
+      }
+    }
+  // fill_normal: element (i, 2b + e) is Box–Muller of block b's two uniforms, bit for bit, for odd
+  // and even widths and rows that straddle the 64-block gathers; and Box–Muller in std:: functions
+  // to rounding.
+  for (std::size_t d : {std::size_t(1), std::size_t(2), std::size_t(5), std::size_t(64), std::size_t(129)}) {
+    batch<double> z(77, d);
+    random::fill_normal<double>(11, z.view(), 1000, 4, 2);
+    double worst = 0;
+    for (std::size_t i = 0; i < z.rows(); ++i)
+      for (std::size_t b = 0; b < (d + 1) / 2; ++b) {
+        const random::bits128 r = random::philox(11, {std::uint32_t(b), std::uint32_t(1000 + i), 4, 2});
+        alignas(64) double u1[8] = {}, u2[8] = {}, z0[8], z1[8];
+        std::fill(u1, u1 + 8, 0.5), std::fill(u2, u2 + 8, 0.5);
+        u1[0] = random::uniform_open(r[0], r[1]);
+        u2[0] = random::uniform_open(r[2], r[3]);
+        random::detail::box_muller(u1, u2, z0, z1, xsimd::batch<double>::size);
+        INFO("d " << d << ", row " << i << ", block " << b);
+        REQUIRE(z(i, 2 * b) == z0[0]);
+        if (2 * b + 1 < d) REQUIRE(z(i, 2 * b + 1) == z1[0]);
+        const double rad = std::sqrt(-2 * std::log(u1[0])), ang = 2 * std::numbers::pi * u2[0];
+        worst = std::max({worst, std::abs(z0[0] - rad * std::cos(ang)), std::abs(z1[0] - rad * std::sin(ang))});
+      }
+    CHECK(worst < 1e-14);
+  }
 }
 
 TEST_CASE("keyed normals depend only on (seed, row, step, stream, element)", "[random]") {

@@ -87,8 +87,10 @@ struct gumbel_workspace {
   explicit gumbel_workspace(std::size_t v = 0) : u(v), score(v), wf(v), uf(v), scoref(v) {}
 };
 
-/// argmax_v [log w_v + G_v] over v < V with v ≠ exclude, G_v from the keyed uniforms at index
-/// ℓ·V + v: a draw from w/Σw restricted to the allowed tokens. Returns V when no allowed w_v > 0.
+/// argmax_v [log w_v + G_v] over v < V with v ≠ exclude, G_v = −log(−log u_v) from the keyed
+/// uniforms at index ℓ·V + v: a draw from w/Σw restricted to the allowed tokens. Returns V when no
+/// allowed w_v > 0. In float64 it is computed as the exponential race argmin_v (−log u_v)/w_v
+/// (simd::race_argmin), the same law with a logarithm only for the entries that can still win.
 inline std::size_t gumbel_draw(std::span<const double> w, std::uint64_t seed, std::uint32_t row, std::uint32_t step,
                                std::uint32_t stream, std::size_t position, gumbel_precision precision, gumbel_workspace& ws,
                                std::size_t exclude = std::size_t(-1)) {
@@ -96,7 +98,9 @@ inline std::size_t gumbel_draw(std::span<const double> w, std::uint64_t seed, st
   random::fill_uniform(seed, std::span<double>(ws.u.data(), n), row, step, stream, std::uint64_t(position) * n);
   auto skip = [&](std::size_t v) { return v == exclude; };
   if (precision == gumbel_precision::float64) {
-    simd::gumbel_scores(w.data(), ws.u.data(), ws.score.data(), n);
+    const std::size_t v = simd::race_argmin(w.data(), ws.u.data(), n, skip);
+    if (v < n) return v;
+    simd::gumbel_scores(w.data(), ws.u.data(), ws.score.data(), n);  // no finite key: weights below ~1e-307
     return simd::argmax_where(ws.score.data(), n, skip);
   }
   for (std::size_t v = 0; v < n; ++v) {
