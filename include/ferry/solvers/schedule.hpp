@@ -74,7 +74,7 @@ void require_positive_alpha(const schedule<T>& s, const char* solver) {
 /// The schedule through consecutive levels.
 template <class T>
 schedule<T> make_schedule(std::vector<level<T>> points) {
-  schedule<T> s{std::move(points), {}};
+  schedule<T> s{std::move(points), {}, direction::sample};
   s.validate();
   return s;
 }
