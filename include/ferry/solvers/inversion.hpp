@@ -65,7 +65,14 @@ sample_stats invert(Problem& problem, const schedule<T>& sched, Solver& solver, 
     throw config_error("invert: this solver draws noise at every step; inversion integrates the probability-flow ODE "
                        "and needs a deterministic solver (an ODE solver, or ddim with eta = 0)");
   } else {
-    return sample(problem, sched, solver, x, std::forward<Observer>(observer), opt);
+    try {
+      return sample(problem, sched, solver, x, std::forward<Observer>(observer), opt);
+    } catch (const numeric_error& e) {
+      if (sched.points.back().alpha != 0) throw;
+      // λ = −∞ at pure noise: exponential integrators and σ̃/λ-time steppers cannot land there.
+      throw numeric_error(detail::cat(e.what(), "; the grid's top is pure noise (alpha = 0), where solvers in lambda or "
+                                                "sigma/alpha cannot land: invert to t_max < 1, or use a native-time solver"));
+    }
   }
 }
 
