@@ -127,6 +127,7 @@ struct fixture {
     cfg("cfg_enum.json", R"({"_class_name": "DDIMScheduler", "timestep_spacing": "trailling\u001b"})");
     cfg("cfg_ok.json", R"({"_class_name": "EulerDiscreteScheduler"})");
     cfg("cfg_small.json", R"({"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 100})");
+    cfg("cfg_linspace.json", R"({"_class_name": "DDIMScheduler", "timestep_spacing": "linspace"})");
 
     // discrete mixtures (sample-discrete --model mixture:FILE)
     write_bytes(p("dm.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.9, 0.1], [0.5, 0.5]], [[0.2, 0.8], [0.5, 0.5]]]})");
@@ -159,6 +160,9 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string dm = dsample + "--model mixture:" + f.q("dm.json") + " ";
   const std::string lik = "likelihood --out " + quoted(out) + " --model gmm:" + f.q("gmm.json") + " ";
   const std::string likd = lik + "--process flow --data ";
+  const std::string invert = "invert --model gmm:" + f.q("gmm.json") + " --steps 4 --out " + quoted(out) + " ";
+  const std::string inv = invert + "--data " + f.q("noise.npy") + " ";
+  const std::string edit = sample + "--init " + f.q("noise.npy") + " ";
 
   std::vector<bad_input> cases = {
       // .npy noise: files
@@ -278,6 +282,30 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"demo: n too small", demo + "--n 1", {"--n", "from 2"}},
       {"demo: negative n", "demo --n -5 --out " + f.q("plots"), {"--n", "\"-5\""}},
       {"demo: unknown option", demo + "--sed 3", {"--sed", "did you mean --seed"}},
+      // invert and sample --init (SDEdit)
+      {"invert: missing data", invert + "--data " + f.q("missing.npy"), {"missing.npy", "no such file"}},
+      {"invert: data of another D", invert + "--data " + f.q("dim3.npy"), {"dim3.npy", "D = 3", "dimension 2"}},
+      {"invert: NaN in the data", invert + "--data " + f.q("nan.npy"), {"nan.npy", "data", "row 1, column 1"}},
+      {"invert: integer data", invert + "--data " + f.q("int.npy"), {"int.npy", "float32 or float64"}},
+      {"invert: no --data", invert, {"--data"}},
+      {"invert: a stochastic solver", inv + "--solver euler-ancestral", {"deterministic"}},
+      {"invert: a few-step solver", inv + "--solver consistency", {"consistency", "no inverse"}},
+      {"invert: a grid ending at sigma = 0", inv + "--final-zero true", {"sigma = 0", "final_zero"}},
+      {"invert: a lambda solver landing on pure noise", inv + "--process flow --grid uniform --solver dpmpp-2m",
+       {"not finite", "alpha = 0", "t_max < 1"}},
+      {"invert: linspace DDIM config", inv + "--scheduler-config " + f.q("cfg_linspace.json"), {"linspace", "leading or trailing"}},
+      {"invert: unknown solver", inv + "--solver dpmpp-3n", {"\"dpmpp-3n\"", "did you mean \"dpmpp-3m\""}},
+      {"invert: a sampling-only option", inv + "--seed 3", {"--seed"}},
+      {"sample --init: strength 0", edit + "--strength 0", {"--strength", "(0, 1]"}},
+      {"sample --init: strength above 1", edit + "--strength 1.5", {"--strength", "(0, 1]"}},
+      {"sample --init: strength NaN", edit + "--strength nan", {"--strength", "(0, 1]"}},
+      {"sample --init: no step kept", edit + "--strength 0.2", {"keeps no step"}},
+      {"sample --init without --strength", edit, {"--init", "--strength"}},
+      {"sample --strength without --init", sample + "--num-samples 4 --strength 0.5", {"--strength", "--init"}},
+      {"sample --init with --noise", edit + "--strength 0.5 --noise " + f.q("noise.npy"), {"--init", "--noise"}},
+      {"sample --init: missing file", sample + "--init " + f.q("missing.npy") + " --strength 0.5", {"missing.npy", "no such file"}},
+      {"sample --init: data of another D", sample + "--init " + f.q("dim3.npy") + " --strength 0.5", {"dim3.npy", "D = 3"}},
+      {"sample --init: NaN in the data", sample + "--init " + f.q("nan.npy") + " --strength 0.5", {"nan.npy", "row 1, column 1"}},
       // sample-discrete
       {"discrete: missing mixture", dsample + "--model mixture:" + f.q("nope.json"), {"nope.json", "no such file"}},
       {"discrete: mixture is a directory", dsample + "--model mixture:" + f.q("dir.npy"), {"dir.npy", "is a directory"}},
@@ -368,6 +396,12 @@ TEST_CASE("the good inputs of the error table do run (the table's failures are t
   CHECK(b.code == 0);
   const run_result c = run_cli("info --steps 10 --scheduler-config " + f.q("cfg_ok.json"), f.dir);
   CHECK(c.code == 0);
+  const run_result e = run_cli("invert --model gmm:" + f.q("gmm.json") + " --data " + f.q("noise.npy") + " --steps 4 --out " +
+                                   quoted(out), f.dir);
+  CHECK(e.code == 0);
+  const run_result g = run_cli("sample --model gmm:" + f.q("gmm.json") + " --init " + f.q("noise.npy") +
+                                   " --strength 0.5 --steps 4 --out " + quoted(out), f.dir);
+  CHECK(g.code == 0);
   const run_result d = run_cli("sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"), f.dir);
   CHECK(d.code == 0);
 }

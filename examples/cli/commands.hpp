@@ -27,6 +27,8 @@ void add_version_command(CLI::App& app, bool run = true);
 void add_demo_command(CLI::App& app, bool run = true);
 /// `ferry sample`: one run from unit noise, from a diffusers config or a process + grid + solver.
 void add_sample_command(CLI::App& app, bool run = true);
+/// `ferry invert`: data to noise along the PF-ODE (any ODE solver), or as diffusers' DDIMInverseScheduler.
+void add_invert_command(CLI::App& app, bool run = true);
 /// `ferry sample-discrete`: token sequences from a masked or uniform discrete diffusion (exact mixture oracle).
 void add_sample_discrete_command(CLI::App& app, bool run = true);
 /// `ferry likelihood`: log p(x) per row through the probability-flow ODE.
@@ -40,6 +42,7 @@ inline void add_commands(CLI::App& app, bool run = true) {
   add_version_command(app, run);
   add_demo_command(app, run);
   add_sample_command(app, run);
+  add_invert_command(app, run);
   add_sample_discrete_command(app, run);
   add_info_command(app, run);
   add_likelihood_command(app, run);

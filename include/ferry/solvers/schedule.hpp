@@ -2,7 +2,9 @@
 // A sampling schedule: the levels at which the model is evaluated, from high noise to low, and
 // where each step lands. Step i goes from points[i] to target(i); target(i) is points[i+1]
 // unless a peer lands elsewhere (diffusers' DDIM steps to t − T/n, which may differ from the next
-// grid timestep by one).
+// grid timestep by one). An inversion schedule (solvers/inversion.hpp) runs the other way, from
+// data to noise: its direction is `invert` and λ decreases along it.
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -23,28 +25,37 @@ struct step_span {
   std::size_t remaining() const { return count - index - 1; }
 };
 
+/// Which way a schedule runs: sampling goes from noise to data (λ increases), inversion from data
+/// to noise (λ decreases).
+enum class direction { sample, invert };
+
 template <class T>
 struct schedule {
   std::vector<level<T>> points;    ///< n + 1 levels: model evaluation points, then the end
   std::vector<level<T>> landings;  ///< empty, or n levels where step i lands
+  direction dir = direction::sample;
 
   std::size_t steps() const { return points.empty() ? 0 : points.size() - 1; }
   step_span<T> step(std::size_t i) const {
     return {points[i], landings.empty() ? points[i + 1] : landings[i], i, steps()};
   }
-  /// Throws config_error unless σ decreases strictly (ties allowed only in landings) and all finite.
+  /// Throws config_error unless σ decreases strictly (ties allowed only in landings) and all finite;
+  /// an inversion schedule mirrors it (σ increases strictly).
   void validate() const {
     if (points.size() < 2) throw config_error(detail::cat("schedule: needs at least 2 levels, got ", points.size()));
     if (!landings.empty() && landings.size() != steps())
       throw config_error(detail::cat("schedule: ", landings.size(), " landings for ", steps(), " steps"));
+    const bool inv = dir == direction::invert;
     for (std::size_t i = 0; i < points.size(); ++i) {
       const auto& l = points[i];
-      if (!(l.alpha >= 0) || !(l.sigma >= 0) || (i + 1 < points.size() && !std::isfinite(l.sigma)))
+      const bool open_end = inv ? i == 0 : i + 1 == points.size();  // the end that may be σ = 0
+      if (!(l.alpha >= 0) || !(l.sigma >= 0) || (!open_end && !std::isfinite(l.sigma)))
         throw config_error(detail::cat("schedule: level ", i, " has alpha=", l.alpha, ", sigma=", l.sigma));
-      if (i > 0 && !(l.lambda > points[i - 1].lambda))
-        throw config_error(detail::cat("schedule: noise must decrease strictly, but level ", i, " (sigma=", l.sigma,
-                                       ", alpha=", l.alpha, ") is not below level ", i - 1, " (sigma=",
-                                       points[i - 1].sigma, ", alpha=", points[i - 1].alpha, ")"));
+      if (i > 0 && !(inv ? l.lambda < points[i - 1].lambda : l.lambda > points[i - 1].lambda))
+        throw config_error(detail::cat("schedule: noise must ", inv ? "increase" : "decrease", " strictly, but level ", i,
+                                       " (sigma=", l.sigma, ", alpha=", l.alpha, ") is not ", inv ? "above" : "below",
+                                       " level ", i - 1, " (sigma=", points[i - 1].sigma, ", alpha=", points[i - 1].alpha,
+                                       ")"));
     }
   }
 };
@@ -63,7 +74,7 @@ void require_positive_alpha(const schedule<T>& s, const char* solver) {
 /// The schedule through consecutive levels.
 template <class T>
 schedule<T> make_schedule(std::vector<level<T>> points) {
-  schedule<T> s{std::move(points), {}};
+  schedule<T> s{std::move(points), {}, direction::sample};
   s.validate();
   return s;
 }

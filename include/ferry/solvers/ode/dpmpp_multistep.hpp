@@ -76,7 +76,8 @@ namespace detail {
 ///   c1·m0 + c2·D1 + c3·D2,   c2 = scale·|z|·φ2(z)  (c1/2 for the midpoint type at order 2)
 /// with m0, m1, m2 the history's outputs and D1, D2 the divided differences of the header comment,
 /// whose ratios r0, r1 divide the history's λ gaps by h. z is the argument the φ's see (−h or +h for
-/// the ODE, −(1+η)h for the SDE), c1 = scale·|z|·φ1(z); c3 weights D2 (order 3 only).
+/// the ODE, −(1+η)h for the SDE), c1 = scale·|z|·φ1(z); c3 weights D2 (order 3 only). |z| carries
+/// the sign of h (copysign(z, h)): an inversion steps with h < 0 (solvers/inversion.hpp).
 template <class T, std::size_t Max, std::size_t N>
 void add_dpm_history(terms<T, Max>& u, const history<T, N>& hist, int k, T h, T z, T scale, T c1, T c3,
                      dpm_solver_type type) {
@@ -86,7 +87,7 @@ void add_dpm_history(terms<T, Max>& u, const history<T, N>& hist, int k, T h, T 
   }
   if constexpr (N >= 2) {
     const T r0 = (hist.at(0).lambda - hist.at(1).lambda) / h;
-    const T c2 = type == dpm_solver_type::midpoint && k == 2 ? c1 / 2 : scale * std::abs(z) * phi(2, z);
+    const T c2 = type == dpm_solver_type::midpoint && k == 2 ? c1 / 2 : scale * std::copysign(z, h) * phi(2, z);
     if (k == 2) {  // m0 + c2·(m0 − m1)/r0
       u.add(c1 + c2 / r0, hist[0]);
       u.add(-c2 / r0, hist[1]);
@@ -143,7 +144,7 @@ struct dpmpp_multistep {
 
  private:
   void add_history(detail::terms<T, Order + 1>& u, int k, T h, T z, T scale, T c1) const {
-    const T c3 = k == 3 ? (opt.taylor_d2 ? 2 : 1) * scale * std::abs(z) * detail::phi(3, z) : T(0);
+    const T c3 = k == 3 ? (opt.taylor_d2 ? 2 : 1) * scale * std::copysign(z, h) * detail::phi(3, z) : T(0);
     detail::add_dpm_history(u, hist_, k, h, z, scale, c1, c3, opt.solver_type);
   }
 
