@@ -5,6 +5,7 @@
 #ifdef FERRY_CLI_PATH
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,60 @@ std::string without_times(const std::vector<demo_row>& rows) {
   for (const auto& r : rows) s += r.without_time + "\n";
   return s;
 }
+
+/// A row of the demo's discrete.csv (the exact-sample floor has sampler "exact").
+struct discrete_row {
+  std::string sampler;
+  std::size_t steps = 0, nfe_max = 0;
+  double tv = 0;
+};
+std::vector<discrete_row> parse_discrete(const std::string& csv) {
+  std::vector<discrete_row> rows;
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string v; std::getline(fields, v, ',');) f.push_back(v);
+    REQUIRE(f.size() == 5);
+    rows.push_back({f[0], f[1].empty() ? 0 : std::stoul(f[1]), f[2].empty() ? 0 : std::stoul(f[2]), std::stod(f[4])});
+  }
+  return rows;
+}
+
+std::uint32_t big_endian32(const std::string& b, std::size_t at) {
+  return std::uint32_t(std::uint8_t(b[at])) << 24 | std::uint32_t(std::uint8_t(b[at + 1])) << 16 |
+         std::uint32_t(std::uint8_t(b[at + 2])) << 8 | std::uint32_t(std::uint8_t(b[at + 3]));
+}
+
+/// A PNG file: the signature, an IHDR chunk first (8-bit RGB, at least min_w × min_h), chunks whose
+/// lengths walk exactly to an IEND chunk at the end, and at least one IDAT chunk.
+void check_png(const fs::path& path, std::uint32_t min_w = 400, std::uint32_t min_h = 300) {
+  INFO(path.string());
+  const std::string b = slurp(path);
+  REQUIRE(b.size() > 1000);
+  REQUIRE(b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+  REQUIRE(b.compare(12, 4, "IHDR") == 0);
+  CHECK(big_endian32(b, 16) >= min_w);
+  CHECK(big_endian32(b, 20) >= min_h);
+  CHECK(int(b[24]) == 8);  // bit depth
+  CHECK(int(b[25]) == 2);  // colour type RGB
+  std::size_t at = 8, idat = 0;
+  std::string last;
+  while (at + 12 <= b.size()) {
+    const std::size_t len = big_endian32(b, at);
+    last = b.substr(at + 4, 4);
+    idat += last == "IDAT";
+    at += 12 + len;
+  }
+  CHECK(at == b.size());
+  CHECK(last == "IEND");
+  CHECK(idat >= 1);
+}
+
+constexpr const char* demo_pngs[] = {"samples.png", "ode_error_vs_nfe.png", "sde_error_vs_nfe.png", "trajectories.png",
+                                     "discrete_tv.png"};
 }  // namespace
 
 TEST_CASE("ferry version prints the library version", "[cli]") {
@@ -73,32 +128,38 @@ TEST_CASE("ferry demo runs every sampler, writes its tables and figures, and err
   const run_result r = run_cli("demo --n 400 --threads 2 --out " + quoted(out_dir), dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  for (const char* png : {"samples.png", "error_vs_nfe.png", "trajectories.png"}) {
-    const std::string bytes = slurp(out_dir / png);
-    REQUIRE(bytes.size() > 1000);
-    CHECK(bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
-  }
+  for (const char* png : demo_pngs) check_png(out_dir / png);
   CHECK(fs::exists(out_dir / "results.md"));
-  CHECK(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()) == 5);  // no temporary left
+  CHECK(fs::exists(out_dir / "discrete.md"));
+  CHECK(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()) == 9);  // no temporary left
   CHECK(r.out.find("| dpmpp-2m | ode | 16 |") != std::string::npos);  // the markdown table is printed too
 
   const std::vector<demo_row> rows = parse_results(slurp(out_dir / "results.csv"));
-  REQUIRE(rows.size() > 10);
+  REQUIRE(rows.size() == 26 * 5 + 1);  // the 24 registry solvers and euler/heun with churn, at 5 step counts; the floor
   const demo_row floor = rows.back();
   REQUIRE(floor.kind == "exact");
   std::map<std::string, std::vector<demo_row>> by_sampler;
   for (const auto& row : rows)
     if (row.kind != "exact") by_sampler[row.sampler].push_back(row);
-  for (const char* name : {"euler", "heun", "rk4", "dpmpp-2m", "unipc", "lms"}) CHECK(by_sampler.count(name) == 1);
+  REQUIRE(by_sampler.size() == 26);
+  for (const char* name : {"euler", "heun", "midpoint", "rk4", "dopri5 tol 1e-3", "ddim", "dpmpp-2m", "unipc", "lms"})
+    CHECK(by_sampler[name].front().kind == "ode");
+  for (const char* name : {"ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde", "dpmpp-sde",
+                           "dpmpp-2m-sde", "dpmpp-3m-sde", "dpmpp-2s-ancestral", "euler churn 40", "heun churn 40"})
+    CHECK(by_sampler[name].front().kind == "sde");
+  CHECK(rows.front().kind == "ode");  // deterministic samplers first
   for (const auto& [name, runs] : by_sampler) {
     INFO(name);
     REQUIRE(runs.size() == 5);  // 4, 8, 16, 32, 64 steps
     CHECK(runs.front().steps == 4);
     CHECK(runs.back().nfe >= 64);
-    // At 64 steps every sampler's samples are as close to p0 as exact samples are, up to a factor
-    // that covers the remaining discretisation bias and the noise of 400 samples.
+    // LCM's boundary condition is a distilled model's (diffusers' timestep scale), and PC Langevin's
+    // corrector has its own bias: neither converges to p0 on the exact EDM denoiser.
+    if (name == "lcm" || name == "pc-langevin") continue;
+    // At 64 steps every other sampler's samples are as close to p0 as exact samples are, up to a
+    // factor that covers the remaining discretisation bias and the noise of 400 samples.
     CHECK(runs.back().sw1 < 2 * floor.sw1);
-    CHECK(runs.back().sw1 < runs.front().sw1);
+    if (name.rfind("dopri5", 0) != 0) CHECK(runs.back().sw1 < runs.front().sw1);  // dopri5: set by its tolerance, at the floor throughout
     if (runs.back().kind == "ode") {
       CHECK(runs.back().endpoint < runs[1].endpoint);  // 64 steps against 8
       CHECK(runs.back().endpoint < 0.07);
@@ -108,20 +169,62 @@ TEST_CASE("ferry demo runs every sampler, writes its tables and figures, and err
   const auto& rk4 = by_sampler.at("rk4");
   CHECK(rk4[3].endpoint / rk4[4].endpoint > 8);
   CHECK(rk4[4].endpoint < 1e-3);
+
+  // The discrete part: 4000 samples of the masked diffusion.
+  const std::vector<discrete_row> d = parse_discrete(slurp(out_dir / "discrete.csv"));
+  REQUIRE(d.size() == 5 * 6 + 1 + 1);  // 5 samplers at K = 2 … 64, first-hitting once, the floor
+  REQUIRE(d.back().sampler == "exact");
+  std::map<std::string, std::vector<discrete_row>> by_discrete;
+  for (const auto& row : d) by_discrete[row.sampler].push_back(row);
+  for (const char* name : {"ancestral", "euler", "tau-leaping", "pc", "confidence"}) {
+    INFO(name);
+    REQUIRE(by_discrete[name].size() == 6);
+    CHECK(by_discrete[name].front().steps == 2);
+    CHECK(by_discrete[name].back().steps == 64);
+  }
+  // 2-step ancestral is 0.148 from p0 in law (docs/discrete.md); at 64 steps it is near the floor,
+  // and first-hitting (L = 4 events) is exact.
+  CHECK(by_discrete["ancestral"].front().tv > 0.12);
+  CHECK(by_discrete["ancestral"].back().tv < 0.5 * by_discrete["ancestral"].front().tv);
+  REQUIRE(by_discrete["first-hitting"].size() == 1);
+  CHECK(by_discrete["first-hitting"][0].steps == 4);
+  CHECK(by_discrete["first-hitting"][0].tv < 2 * d.back().tv);
+  CHECK(by_discrete["ancestral"].back().nfe_max <= 5);  // caching: about L model calls
 }
 
-TEST_CASE("ferry demo is deterministic for a seed, whatever the thread count", "[cli][demo]") {
+TEST_CASE("ferry demo --quick writes a table row per sampler and step count and valid PNGs, the same for any thread count",
+          "[cli][demo]") {
   scratch_dir dir;
-  const run_result a = run_cli("demo --n 200 --seed 7 --threads 1 --out " + quoted(dir.path / "a"), dir);
-  const run_result b = run_cli("demo --n 200 --seed 7 --threads 2 --out " + quoted(dir.path / "b"), dir);
-  const run_result c = run_cli("demo --n 200 --seed 8 --out " + quoted(dir.path / "c"), dir);
+  const run_result a = run_cli("demo --quick --n 200 --seed 7 --threads 1 --out " + quoted(dir.path / "a"), dir);
+  const run_result b = run_cli("demo --quick --n 200 --seed 7 --threads 2 --out " + quoted(dir.path / "b"), dir);
+  const run_result c = run_cli("demo --quick --n 200 --seed 8 --out " + quoted(dir.path / "c"), dir);
+  INFO(a.err);
   REQUIRE(a.code == 0);
   REQUIRE(b.code == 0);
   REQUIRE(c.code == 0);
+  CHECK(a.out.find("200 samples") != std::string::npos);
+
+  // A row per sampler and step count, in the CSV and the markdown table alike.
+  const fs::path out_dir = dir.path / "a";
+  const std::vector<demo_row> rows = parse_results(slurp(out_dir / "results.csv"));
+  REQUIRE(rows.size() == 26 * 5 + 1);
+  std::map<std::string, std::vector<std::size_t>> steps;
+  for (const auto& row : rows)
+    if (row.kind != "exact") steps[row.sampler].push_back(row.steps);
+  CHECK(steps.size() == 26);
+  for (const auto& [name, s] : steps) CHECK(s == std::vector<std::size_t>{4, 8, 16, 32, 64});
+  CHECK(count_lines(slurp(out_dir / "results.md")) == 2 + rows.size());  // header, rule, rows
+  CHECK(parse_discrete(slurp(out_dir / "discrete.csv")).size() == 32);
+  CHECK(count_lines(slurp(out_dir / "discrete.md")) == 2 + 32);
+  for (const char* png : demo_pngs) check_png(out_dir / png);
+
+  // Deterministic for a seed, whatever the thread count.
   const auto csv = [&](const char* d) { return without_times(parse_results(slurp(dir.path / d / "results.csv"))); };
   CHECK(csv("a") == csv("b"));
   CHECK(csv("a") != csv("c"));
-  for (const char* png : {"samples.png", "error_vs_nfe.png", "trajectories.png"}) {
+  CHECK(slurp(dir.path / "a" / "discrete.csv") == slurp(dir.path / "b" / "discrete.csv"));
+  CHECK(slurp(dir.path / "a" / "discrete.csv") != slurp(dir.path / "c" / "discrete.csv"));
+  for (const char* png : demo_pngs) {
     CHECK(slurp(dir.path / "a" / png) == slurp(dir.path / "b" / png));
     CHECK(slurp(dir.path / "a" / png) != slurp(dir.path / "c" / png));
   }

@@ -8,13 +8,18 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "discrete_run.hpp"
 #include "ferry/core/error.hpp"
-#include "ferry/discrete/registry.hpp"
-#include "ferry/discrete/sample.hpp"
 #include "ferry/io/npy.hpp"
-#include "ferry/models/discrete_mixture.hpp"
 
 namespace ferry::cli {
+
+discrete::run_stats sample_discrete_mixture(const discrete_mixture& model, const discrete::process& p,
+                                            const discrete::sampler_settings& s, discrete::token_view x,
+                                            const discrete::run_options& o) {
+  return discrete::with_sampler(s, [&](const auto& sampler) { return discrete::sample(model, p, sampler, x, o); });
+}
+
 namespace {
 
 struct sample_discrete_options {
@@ -52,8 +57,7 @@ void run_sample_discrete(const sample_discrete_options& o) {
 
   std::vector<std::int32_t> tokens(o.num_samples * model.length());
   const auto start = std::chrono::steady_clock::now();
-  const run_stats st = with_sampler(
-      s, [&](const auto& sampler) { return sample(model, p, sampler, token_view(tokens.data(), o.num_samples, model.length()), opt); });
+  const run_stats st = sample_discrete_mixture(model, p, s, token_view(tokens.data(), o.num_samples, model.length()), opt);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   io::write_npy<std::int32_t>(o.out, tokens.data(), {o.num_samples, model.length()});
   std::cerr << "ferry sample-discrete: " << o.num_samples << " samples, " << st.steps << " steps, NFE " << st.nfe_max

@@ -23,7 +23,8 @@ inline CLI::Validator count_in(std::size_t lo, std::size_t hi) {
 
 /// `ferry version`: prints the library version.
 void add_version_command(CLI::App& app, bool run = true);
-/// `ferry demo`: samples a 2-D Gaussian mixture with Euler on the EDM PF-ODE, prints errors vs steps, writes demo.png.
+/// `ferry demo`: every registry sampler on a 2-D Gaussian mixture and every masked discrete sampler on a
+/// discrete mixture; writes error tables (markdown, CSV) and PNG figures (docs/cli.md).
 void add_demo_command(CLI::App& app, bool run = true);
 /// `ferry sample`: one run from unit noise, from a diffusers config or a process + grid + solver.
 void add_sample_command(CLI::App& app, bool run = true);

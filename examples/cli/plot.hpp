@@ -34,6 +34,8 @@ struct density_plot {
   double log_range = 12;                                 ///< nats below the maximum that still get colour
   int width = 720, height = 720;                         ///< the whole image in pixels
   std::string title;                                     ///< ASCII, drawn above the frame
+  int bands = 0;                                         ///< > 0: the heat map in this many flat bands (filled contours; small PNGs)
+  std::string x_label{}, y_label{};                      ///< axis labels (empty: none)
 };
 
 namespace detail {
@@ -69,29 +71,24 @@ class canvas {
     for (int y = y0; y < y1; ++y)
       for (int x = x0; x < x1; ++x) blend(x, y, c);
   }
-  /// A filled disc with a soft edge (coverage-weighted alpha).
-  void disc(double cx, double cy, double r, rgb c, double a) {
+  /// A filled disc with a soft edge (coverage-weighted alpha), or a hard one (pixels at least half
+  /// covered, drawn opaque: few distinct colours, so a dense scatter still compresses well).
+  void disc(double cx, double cy, double r, rgb c, double a, bool soft = true) {
     for (int y = int(std::floor(cy - r - 1)); y <= int(std::ceil(cy + r + 1)); ++y)
       for (int x = int(std::floor(cx - r - 1)); x <= int(std::ceil(cx + r + 1)); ++x) {
         const double d = std::hypot(x + 0.5 - cx, y + 0.5 - cy);
         const double cover = std::clamp(r + 0.5 - d, 0.0, 1.0);
-        if (cover > 0) blend(x, y, c, a * cover);
+        if (soft ? cover > 0 : cover >= 0.5) blend(x, y, c, soft ? a * cover : a);
       }
   }
   /// ASCII text with its top-left corner at (x, y), each font pixel drawn as scale × scale.
   void text(int x, int y, const std::string& s, int scale, rgb c) {
-    std::string buf = s;
-    // stb_easy_font writes 64 bytes per segment and silently drops segments that do not fit: up to
-    // 10 segments a glyph ('0' has 6, and a 300-byte budget cut its right stroke).
-    std::vector<char> quads(s.size() * 640 + 64);
-    const int n = stb_easy_font_print(0, 0, buf.data(), nullptr, quads.data(), int(quads.size()));
-    struct vertex { float x, y, z; std::uint8_t rgba[4]; };
-    static_assert(sizeof(vertex) == 16, "stb_easy_font vertices are 16 bytes");
-    for (int q = 0; q < n; ++q) {
-      vertex v[4];
-      std::copy_n(quads.data() + std::size_t(q) * sizeof v, sizeof v, reinterpret_cast<char*>(v));
-      fill(x + int(v[0].x) * scale, y + int(v[0].y) * scale, x + int(v[2].x) * scale, y + int(v[2].y) * scale, c);
-    }
+    glyph_rects(s, [&](int u0, int v0, int u1, int v1) { fill(x + u0 * scale, y + v0 * scale, x + u1 * scale, y + v1 * scale, c); });
+  }
+  /// The same text turned 90° counter-clockwise (it reads bottom to top): the text's top-left
+  /// corner at (x, y), the text running up from y and its glyphs extending right from x.
+  void text_up(int x, int y, const std::string& s, int scale, rgb c) {
+    glyph_rects(s, [&](int u0, int v0, int u1, int v1) { fill(x + v0 * scale, y - u1 * scale, x + v1 * scale, y - u0 * scale, c); });
   }
   /// A line of width ~1.5 px from (x0, y0) to (x1, y1); dashed with `dash` > 0 (pixels on, then off).
   void line(double x0, double y0, double x1, double y1, rgb c, double a = 1, int dash = 0) {
@@ -117,6 +114,23 @@ class canvas {
   }
 
  private:
+  /// Calls f(u0, v0, u1, v1) for every font-pixel rectangle [u0, u1) × [v0, v1) of s (u right, v down).
+  template <class F>
+  static void glyph_rects(const std::string& s, F&& f) {
+    std::string buf = s;
+    // stb_easy_font writes 64 bytes per segment and silently drops segments that do not fit: up to
+    // 10 segments a glyph ('0' has 6, and a 300-byte budget cut its right stroke).
+    std::vector<char> quads(s.size() * 640 + 64);
+    const int n = stb_easy_font_print(0, 0, buf.data(), nullptr, quads.data(), int(quads.size()));
+    struct vertex { float x, y, z; std::uint8_t rgba[4]; };
+    static_assert(sizeof(vertex) == 16, "stb_easy_font vertices are 16 bytes");
+    for (int q = 0; q < n; ++q) {
+      vertex v[4];
+      std::copy_n(quads.data() + std::size_t(q) * sizeof v, sizeof v, reinterpret_cast<char*>(v));
+      f(int(v[0].x), int(v[0].y), int(v[2].x), int(v[2].y));
+    }
+  }
+
   int w_, h_;
   std::vector<std::uint8_t> px_;
 };
@@ -173,12 +187,36 @@ inline void frame_box(canvas& img, int x0, int y0, int w, int h, rgb ink) {
   img.fill(x0 + w, y0 - 1, x0 + w + 1, y0 + h + 1, ink);
 }
 
+/// A marker centred at (x, y): 0 disc, 1 square, 2 triangle (point up), 3 diamond.
+inline void marker(canvas& img, double x, double y, int shape, rgb c) {
+  constexpr double r = 3.5;
+  if (shape == 0) return img.disc(x, y, r - 0.5, c, 1);
+  for (int yy = int(std::floor(y - r)); yy <= int(std::ceil(y + r)); ++yy)
+    for (int xx = int(std::floor(x - r)); xx <= int(std::ceil(x + r)); ++xx) {
+      const double dx = std::abs(xx + 0.5 - x), dy = yy + 0.5 - y;
+      const bool in = shape == 1   ? dx <= r - 0.5 && std::abs(dy) <= r - 0.5
+                      : shape == 2 ? dy <= r - 0.5 && dy >= -r && dx <= (dy + r) / 2 + 0.3
+                                   : dx + std::abs(dy) <= r + 0.5;
+      if (in) img.blend(xx, yy, c);
+    }
+}
+
 }  // namespace detail
 
 /// A rectangle of an image: where a panel's data area goes (axes and labels are drawn around it).
 struct panel_box {
   int x = 0, y = 0, w = 0, h = 0;
 };
+
+namespace detail {
+/// The x label centred under the tick labels, the y label turned up left of tick labels `widest` pixels wide.
+inline void axis_labels(canvas& img, panel_box b, const std::string& x_label, const std::string& y_label, int widest) {
+  constexpr int font = 2;
+  const rgb ink{20, 20, 20};
+  if (!x_label.empty()) img.text(b.x + b.w / 2 - canvas::text_width(x_label, font) / 2, b.y + b.h + 32, x_label, font, ink);
+  if (!y_label.empty()) img.text_up(b.x - 11 - widest - 30, b.y + b.h / 2 + canvas::text_width(y_label, font) / 2, y_label, font, ink);
+}
+}  // namespace detail
 
 /// A path in data coordinates (x0 y0 x1 y1 …), drawn as a polyline.
 struct path2d {
@@ -206,14 +244,16 @@ inline void draw_density_panel(detail::canvas& img, panel_box b, const density_p
   for (int r = 0; r < b.h; ++r)
     for (int c = 0; c < b.w; ++c) {
       const double v = lp[std::size_t(r) * std::size_t(b.w) + std::size_t(c)];
-      img.blend(b.x + c, b.y + r, detail::viridis(std::isfinite(v) ? 1 + (v - top_lp) / plot.log_range : 0));
+      double u = std::isfinite(v) ? 1 + (v - top_lp) / plot.log_range : 0;
+      if (plot.bands > 0) u = u <= 0 ? 0 : std::ceil(u * plot.bands) / plot.bands;
+      img.blend(b.x + c, b.y + r, detail::viridis(u));
     }
   auto inside = [&](double x, double y) {
     return std::isfinite(x) && std::isfinite(y) && x >= f.x_min && x <= f.x_max && y >= f.y_min && y <= f.y_max;
   };
   const double radius = b.w >= 500 ? 1.8 : 1.3;
   for (std::size_t i = 0; i + 1 < xy.size(); i += 2)
-    if (inside(xy[i], xy[i + 1])) img.disc(px(xy[i]), py(xy[i + 1]), radius, rgb{240, 50, 40}, 0.85);
+    if (inside(xy[i], xy[i + 1])) img.disc(px(xy[i]), py(xy[i + 1]), radius, rgb{240, 50, 40}, 1, false);
   for (const path2d& p : paths)
     for (std::size_t i = 0; i + 3 < p.xy.size(); i += 2)
       if (inside(p.xy[i], p.xy[i + 1]) && inside(p.xy[i + 2], p.xy[i + 3]))
@@ -227,13 +267,16 @@ inline void draw_density_panel(detail::canvas& img, panel_box b, const density_p
     const std::string s = detail::tick_label(t);
     img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
   }
+  int widest = 0;
   for (double t : detail::nice_ticks(f.y_min, f.y_max)) {
     const int y = int(std::lround(py(t)));
     img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
     const std::string s = detail::tick_label(t);
+    widest = std::max(widest, detail::canvas::text_width(s, font));
     img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
   }
   if (!plot.title.empty()) img.text(b.x, b.y - 26, plot.title, font, ink);
+  detail::axis_labels(img, b, plot.x_label, plot.y_label, widest);
 }
 
 /// One line of a chart: points (x_i, y_i) joined, with a marker at each.
@@ -241,14 +284,18 @@ struct series {
   std::string label;
   std::vector<double> x, y;
   detail::rgb color{0, 0, 0};
-  bool dashed = false;
+  int dash = 0;    ///< dash length in pixels (0: solid)
+  int marker = 0;  ///< detail::marker's shape; -1: none
 };
 
+/// The grey of a chart's floor line (and of its legend row).
+inline constexpr detail::rgb floor_grey{90, 90, 90};
+inline constexpr int floor_dash = 3;
+
 struct loglog_chart {
-  std::string title, x_label;  // the title names the y quantity
+  std::string title, x_label, y_label;
   std::vector<series> lines;
-  double floor = 0;            ///< a horizontal dotted reference line (0: none)
-  std::string floor_label;
+  double floor = 0;  ///< a horizontal dotted reference line (0: none); name it in the legend: {label, {}, {}, floor_grey, floor_dash, -1}
 };
 
 /// A log-log chart of c's lines in box b; the axes span the positive data (and the floor).
@@ -276,27 +323,26 @@ inline void draw_loglog_panel(detail::canvas& img, panel_box b, const loglog_cha
     const std::string s = detail::log_tick_label(t);
     img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
   }
+  int widest = 0;
   for (double t : detail::log_ticks(std::pow(10.0, ly0), std::pow(10.0, ly1))) {
     const int y = int(std::lround(py(t)));
     img.fill(b.x, y, b.x + b.w, y + 1, grid);
     img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
     const std::string s = detail::log_tick_label(t);
+    widest = std::max(widest, detail::canvas::text_width(s, font));
     img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
   }
-  if (c.floor > 0) {
-    img.line(b.x, py(c.floor), b.x + b.w, py(c.floor), rgb{90, 90, 90}, 1, 3);
-    img.text(b.x + 6, int(py(c.floor)) - 18, c.floor_label, font, rgb{90, 90, 90});
-  }
+  if (c.floor > 0) img.line(b.x, py(c.floor), b.x + b.w, py(c.floor), floor_grey, 1, floor_dash);
   for (const series& s : c.lines) {
     for (std::size_t i = 0; i + 1 < s.x.size(); ++i)
       if (s.y[i] > 0 && s.y[i + 1] > 0 && std::isfinite(s.y[i]) && std::isfinite(s.y[i + 1]))
-        img.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), s.color, 1, s.dashed ? 5 : 0);
+        img.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), s.color, 1, s.dash);
     for (std::size_t i = 0; i < s.x.size(); ++i)
-      if (s.y[i] > 0 && std::isfinite(s.y[i])) img.disc(px(s.x[i]), py(s.y[i]), 3, s.color, 1);
+      if (s.y[i] > 0 && std::isfinite(s.y[i])) detail::marker(img, px(s.x[i]), py(s.y[i]), s.marker, s.color);
   }
   detail::frame_box(img, b.x, b.y, b.w, b.h, ink);
   img.text(b.x, b.y - 26, c.title, font, ink);
-  img.text(b.x + b.w / 2 - detail::canvas::text_width(c.x_label, font) / 2, b.y + b.h + 32, c.x_label, font, ink);
+  detail::axis_labels(img, b, c.x_label, c.y_label, widest);
 }
 
 /// A legend: one row per series (a short line with a marker, then the label), top-left at (x, y).
@@ -304,8 +350,8 @@ inline void draw_legend(detail::canvas& img, int x, int y, std::span<const serie
   constexpr int font = 2, row = 22;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const int yy = y + int(i) * row;
-    img.line(x, yy + 6, x + 28, yy + 6, lines[i].color, 1, lines[i].dashed ? 5 : 0);
-    img.disc(x + 14, yy + 6, 3, lines[i].color, 1);
+    img.line(x, yy + 6, x + 28, yy + 6, lines[i].color, 1, lines[i].dash);
+    if (lines[i].marker >= 0) detail::marker(img, x + 14, yy + 6, lines[i].marker, lines[i].color);
     img.text(x + 36, yy, lines[i].label, font, detail::rgb{20, 20, 20});
   }
 }
