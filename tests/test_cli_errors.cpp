@@ -245,6 +245,8 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"unknown process", sample_z + "--process vp-liner", {"\"vp-liner\"", "did you mean \"vp-linear\""}},
       {"unknown prediction", sample_z + "--prediction epsilion", {"\"epsilion\"", "did you mean \"epsilon\""}},
       {"unknown ode time", sample_z + "--ode-time sigam", {"\"sigam\"", "did you mean \"sigma\""}},
+      {"unknown dtype", sample_z + "--dtype float23", {"--dtype", "\"float23\"", "did you mean \"float32\""}},
+      {"few-step solver in float32", sample_z + "--dtype float32 --solver meanflow", {"meanflow", "--dtype float64"}},
       {"unknown option to sample", sample_z + "--stpes 4", {"--stpes", "did you mean --steps"}},
       {"native option with a config", sample_z + "--scheduler-config " + f.q("cfg_ok.json") + " --solver heun",
        {"--solver", "--scheduler-config"}},

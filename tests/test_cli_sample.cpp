@@ -66,7 +66,7 @@ TEST_CASE("ferry sample with process, grid and solver reproduces k-diffusion", "
   }
 }
 
-TEST_CASE("ferry sample writes float32 samples for float32 noise", "[cli]") {
+TEST_CASE("ferry sample writes float32 samples for float32 noise, unless --dtype says otherwise", "[cli]") {
   scratch_dir dir;
   const auto z = ferry::io::read_npy(data + "noise.npy").as<float>();
   const fs::path z32 = dir.path / "z32.npy", out = dir.path / "x.npy";
@@ -79,6 +79,13 @@ TEST_CASE("ferry sample writes float32 samples for float32 noise", "[cli]") {
   const auto x = ferry::io::read_npy(out);
   CHECK(x.dtype() == ferry::io::npy_dtype::f4);
   CHECK(x.shape == std::vector<std::size_t>{z.size() / 2, 2});
+  // An explicit --dtype wins over the noise file's dtype.
+  const run_result r64 = run_cli("sample --model gmm:" + quoted(fs::path(data + "gmm.json")) + " --noise " + quoted(z32) +
+                                     " --steps 20 --out " + quoted(out) + " --process vp-linear --grid uniform-logsnr --solver dpmpp-2m --prediction epsilon --dtype float64",
+                                 dir);
+  INFO(r64.err);
+  REQUIRE(r64.code == 0);
+  CHECK(ferry::io::read_npy(out).dtype() == ferry::io::npy_dtype::f8);
 }
 
 TEST_CASE("every solver name runs on every process from the command line", "[cli]") {

@@ -23,7 +23,9 @@
 // thresholding / clip_sample become pf_ode's data transform.
 #include <cstddef>
 #include <optional>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
@@ -66,6 +68,26 @@ inline schedule<double> to_schedule(const diffusers_grid& g) {
   return s;
 }
 
+/// Levels in scalar type T, converted from the double ones (a float32 run's grid).
+template <class T>
+std::vector<level<T>> levels_as(const std::vector<level<double>>& v) {
+  std::vector<level<T>> out;
+  out.reserve(v.size());
+  for (const auto& l : v) out.push_back({T(l.t), T(l.alpha), T(l.sigma), T(l.lambda), T(l.d_alpha), T(l.d_sigma)});
+  return out;
+}
+
+/// The schedule of a diffusers grid in the run's scalar type T.
+template <class T>
+schedule<T> schedule_as(const diffusers_grid& g) {
+  schedule<double> s = to_schedule(g);
+  if constexpr (std::is_same_v<T, double>) {
+    return s;
+  } else {
+    return {levels_as<T>(s.points), levels_as<T>(s.landings)};
+  }
+}
+
 /// x_start = initial_scale · z for unit noise z, in the model's view: diffusers multiplies z by
 /// init_noise_sigma in its own state, which is x̃ = x/α for Euler, Heun and LMS.
 inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) {
@@ -82,13 +104,13 @@ inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) 
 /// from their float32 σ̃ (the grid's levels for those classes), while the model itself answers for the
 /// exact level of that σ̃. Where α is tiny this mismatch is amplified ~1/α times (x̂0 = (x − σ_t·ε̂)/α_t);
 /// this adaptor reproduces it: the solver's level stays float32-rounded, the model sees the exact one.
-template <class Model>
+template <class Model, class T = double>
 struct exact_level_model {
   Model& inner;
   prediction predicts = inner.predicts;
-  void operator()(const_batch_view<double> x, const level<double>& lv, batch_view<double> out) {
+  void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) {
     // The float32 σ̃ is recovered exactly: σ_f/α_f = σ̃·(1 + δ) with |δ| ≤ 2⁻²⁴ rounds back to σ̃.
-    const double sigma_edm = lv.sigma == 0 ? 0.0 : double(static_cast<float>(lv.sigma / lv.alpha));
+    const T sigma_edm = lv.sigma == 0 ? T(0) : T(static_cast<float>(lv.sigma / lv.alpha));
     inner(x, lv.sigma == 0 ? lv : vp_level_from_edm_sigma(sigma_edm, lv.t), out);
   }
 };
@@ -110,17 +132,17 @@ struct run_context {
   step_kwargs kwargs;
 };
 
-template <class Solver, class Process, class Model, class Transform, class Observer, class Noise>
-sample_stats run(Solver solver, const Process& process, Model& model, Transform transform, const schedule<double>& s,
-                 batch_view<double> x, Observer& observer, const run_context<Noise>& ctx) {
+template <class Solver, class Process, class Model, class Transform, class T, class Observer, class Noise>
+sample_stats run(Solver solver, const Process& process, Model& model, Transform transform, const schedule<T>& s,
+                 batch_view<T> x, Observer& observer, const run_context<Noise>& ctx) {
   pf_ode<Process, Model, Transform, Noise> problem(process, model, std::move(transform), ctx.noise);
   return ferry::sample(problem, s, solver, x, observer, ctx.options);
 }
 
 /// A stochastic class: it needs a noise source (keyed_noise, injected_noise or runtime_noise).
-template <class Solver, class Process, class Model, class Transform, class Observer, class Noise>
+template <class Solver, class Process, class Model, class Transform, class T, class Observer, class Noise>
 sample_stats run_stochastic(Solver solver, const diffusers_config& c, const Process& process, Model& model, Transform transform,
-                            const schedule<double>& s, batch_view<double> x, Observer& observer, const run_context<Noise>& ctx) {
+                            const schedule<T>& s, batch_view<T> x, Observer& observer, const run_context<Noise>& ctx) {
   if constexpr (Noise::active) {
     return run(std::move(solver), process, model, std::move(transform), s, x, observer, ctx);
   } else {
@@ -129,31 +151,31 @@ sample_stats run_stochastic(Solver solver, const diffusers_config& c, const Proc
   }
 }
 
-template <template <int, class> class Solver, class Options, class... Args>
+template <template <int, class> class Solver, class T, class Options, class... Args>
 sample_stats run_order(int order, const Options& opt, Args&&... args) {  // args: run()'s after the solver
-  return with_order<Solver>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
+  return with_order<Solver, T>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
 }
 
-template <class Process, class Model, class Transform, class Observer, class Noise>
+template <class Process, class Model, class Transform, class T, class Observer, class Noise>
 sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const Process& process, Model& user_model, Transform transform,
-                       const schedule<double>& s, batch_view<double> x, Observer& obs, const run_context<Noise>& ctx) {
-  exact_level_model<Model> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
+                       const schedule<T>& s, batch_view<T> x, Observer& obs, const run_context<Noise>& ctx) {
+  exact_level_model<Model, T> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
   switch (c.kind) {
     case scheduler_class::ddim:
-      if (ctx.kwargs.eta.value_or(0) > 0) return run_stochastic(ddim_eta<double>(*ctx.kwargs.eta), c, process, user_model, std::move(transform), s, x, obs, ctx);
-      return run(ddim<double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+      if (ctx.kwargs.eta.value_or(0) > 0) return run_stochastic(ddim_eta<T>(T(*ctx.kwargs.eta)), c, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run(ddim<T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::ddpm:
-      return run_stochastic(ddpm<double>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small), c, process,
+      return run_stochastic(ddpm<T>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small), c, process,
                             user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::euler_ancestral:
-      return run_stochastic(euler_ancestral<double>(), c, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run_stochastic(euler_ancestral<T>(), c, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::lcm:
-      return run_stochastic(lcm<double>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}), c, process, user_model,
+      return run_stochastic(lcm<T>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}), c, process, user_model,
                             std::move(transform), s, x, obs, ctx);
     case scheduler_class::tcd: {
       // TCDScheduler.step ignores clip_sample and thresholding.
       const double gamma = ctx.kwargs.eta.value_or(0.3);
-      return run_stochastic(tcd<double>(gamma, compat::detail::tcd_s_levels(c, g, gamma)), c, process, user_model, no_transform{}, s,
+      return run_stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))), c, process, user_model, no_transform{}, s,
                             x, obs, ctx);
     }
     case scheduler_class::dpm_multistep: {
@@ -164,7 +186,7 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
           o.lower_order_final = c.lower_order_final;
           o.euler_at_final = c.euler_at_final;
           o.diffusers_d2 = true;
-          return run_order<dpmpp_multistep_sde>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+          return run_order<dpmpp_multistep_sde, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
         } else {
           throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
         }
@@ -174,7 +196,7 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
       o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
       o.lower_order_final = c.lower_order_final;
       o.euler_at_final = c.euler_at_final;
-      return run_order<dpmpp_multistep>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+      return run_order<dpmpp_multistep, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::unipc: {
       unipc_options o;
@@ -183,20 +205,20 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
       o.lower_order_final = c.lower_order_final;
       for (long long i : c.disable_corrector)
         if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
-      return run_order<unipc>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+      return run_order<unipc, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::deis: {
       deis_options o;
       o.lower_order_final = c.lower_order_final;
       o.float32_coefficients = true;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
       o.float32_log = compat::detail::numpy_logf;
-      return run_order<deis>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run_order<deis, T>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::euler:
-      return run(euler<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
+      return run(euler<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::heun:
-      return run(heun<double>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::lms: return run(lms<4, double>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run(heun<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::lms: return run(lms<4, T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::flow_euler: break;
   }
   throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
@@ -208,20 +230,21 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
 /// The model answers in its declared prediction kind (set it to c.prediction_type for a model
 /// trained with that configuration). Stochastic classes draw from `noise` (keyed_noise or
 /// injected_noise); `kwargs` are step()'s keyword arguments (DDIM's and TCD's eta).
-template <class Model, class Observer = no_observer, class Noise = no_noise>
-sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<double> x,
+/// The state's scalar type T (double or float) is the run's: grid levels, process, solver and transform.
+template <class Model, class T, class Observer = no_observer, class Noise = no_noise>
+sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<T> x,
                     Observer&& observer = {}, Noise noise = {}, sample_options options = {}, step_kwargs kwargs = {}) {
-  const schedule<double> s = to_schedule(g);
+  const schedule<T> s = schedule_as<T>(g);
   const detail::run_context<Noise> ctx{std::move(noise), options, kwargs};
   if (c.kind == scheduler_class::flow_euler) {
-    const flow<double> process;
-    return detail::run(euler<double>{}, process, model, no_transform{}, s, x, observer, ctx);
+    const flow<T> process;
+    return detail::run(euler<T>{}, process, model, no_transform{}, s, x, observer, ctx);
   }
-  const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
+  const discrete_vp<T> process(diffusers_alphas_cumprod(config_betas(c)));
   if (c.thresholding)
-    return detail::run_class(c, g, process, model, dynamic_thresholding<double>(c.dynamic_thresholding_ratio, c.sample_max_value), s, x,
+    return detail::run_class(c, g, process, model, dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value)), s, x,
                              observer, ctx);
-  if (c.clip_sample) return detail::run_class(c, g, process, model, clip_sample<double>(c.clip_sample_range), s, x, observer, ctx);
+  if (c.clip_sample) return detail::run_class(c, g, process, model, clip_sample<T>(T(c.clip_sample_range)), s, x, observer, ctx);
   return detail::run_class(c, g, process, model, no_transform{}, s, x, observer, ctx);
 }
 
