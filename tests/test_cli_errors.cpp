@@ -346,7 +346,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"likelihood: NaN in the data", likd + f.q("nan.npy"), {"nan.npy", "nan", "row 1, column 1"}},
       {"likelihood: Inf in the data", likd + f.q("inf.npy"), {"inf.npy", "inf", "row 5, column 0"}},
       {"likelihood: unknown process", lik + "--process vp-linaer --data " + f.q("noise.npy"), {"\"vp-linaer\"", "did you mean \"vp-linear\""}},
-      {"likelihood: unknown probes", likd + f.q("noise.npy") + " --hutchinson 2 --probes gauss", {"\"gauss\"", "did you mean \"gaussian\""}},
+      {"likelihood: unknown probes", likd + f.q("noise.npy") + " --hutchinson 2 --probes gausian", {"\"gausian\"", "did you mean \"gaussian\""}},
       {"likelihood: negative probe count", likd + f.q("noise.npy") + " --hutchinson -2", {"--hutchinson", "\"-2\""}},
       {"likelihood: t-min above t-max", likd + f.q("noise.npy") + " --t-min 2", {"t_min=2"}},
       {"likelihood: negative tolerance", likd + f.q("noise.npy") + " --rtol -1", {"rtol=-1"}},
