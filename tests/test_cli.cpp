@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_runner.hpp"
@@ -32,8 +33,9 @@ struct demo_row {
   double sw1 = 0, nll_gap = 0, endpoint = -1;  // endpoint: −1 where the CSV leaves it empty (SDE)
   std::string without_time;                    // the row less its wall-time column
 };
-std::vector<demo_row> parse_results(const std::string& csv) {
-  std::vector<demo_row> rows;
+/// The rows of a CSV text after its header, each as its comma-separated fields and its text.
+std::vector<std::pair<std::vector<std::string>, std::string>> csv_rows(const std::string& csv) {
+  std::vector<std::pair<std::vector<std::string>, std::string>> rows;
   std::istringstream in(csv);
   std::string line;
   std::getline(in, line);  // header
@@ -41,6 +43,14 @@ std::vector<demo_row> parse_results(const std::string& csv) {
     std::vector<std::string> f;
     std::istringstream fields(line);
     for (std::string v; std::getline(fields, v, ',');) f.push_back(v);
+    rows.emplace_back(std::move(f), line);
+  }
+  return rows;
+}
+
+std::vector<demo_row> parse_results(const std::string& csv) {
+  std::vector<demo_row> rows;
+  for (auto [f, line] : csv_rows(csv)) {
     while (f.size() < 8) f.emplace_back();
     demo_row r;
     r.sampler = f[0], r.kind = f[1];
@@ -67,13 +77,7 @@ struct discrete_row {
 };
 std::vector<discrete_row> parse_discrete(const std::string& csv) {
   std::vector<discrete_row> rows;
-  std::istringstream in(csv);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::istringstream fields(line);
-    for (std::string v; std::getline(fields, v, ',');) f.push_back(v);
+  for (const auto& [f, line] : csv_rows(csv)) {
     REQUIRE(f.size() == 5);
     rows.push_back({f[0], f[1].empty() ? 0 : std::stoul(f[1]), f[2].empty() ? 0 : std::stoul(f[2]), std::stod(f[4])});
   }

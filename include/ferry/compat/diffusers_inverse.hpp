@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ferry/compat/diffusers_config.hpp"
+#include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
@@ -82,22 +83,6 @@ inline diffusers_grid ddim_inverse_grid(const diffusers_config& c, std::size_t s
   return g;
 }
 
-/// The inversion schedule of a DDIM inverse grid: the states' levels, then the last landing;
-/// landings where a step does not land on the next state's level (trailing spacing).
-inline schedule<double> to_inverse_schedule(const diffusers_grid& g) {
-  if (g.steps() == 0) throw config_error("diffusers grid: no steps");
-  schedule<double> s;
-  s.dir = direction::invert;
-  s.points = g.cur;
-  s.points.push_back(g.next.back());
-  for (std::size_t i = 0; i + 1 < g.steps(); ++i)
-    if (g.next[i].alpha != g.cur[i + 1].alpha || g.next[i].sigma != g.cur[i + 1].sigma) {
-      s.landings = g.next;
-      break;
-    }
-  s.validate();
-  return s;
-}
 
 /// The model as DDIMInverseScheduler's pipelines call it: asked at the state's level s_i (a cur
 /// level of the grid), it answers at the step's timestep t_i (next[i]).
@@ -118,7 +103,7 @@ struct ddim_inverse_model {
 template <class Model, class Observer = no_observer>
 sample_stats invert(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<double> x, Observer&& observer = {},
                     sample_options options = {}) {
-  const schedule<double> s = to_inverse_schedule(g);
+  const schedule<double> s = to_schedule(g, direction::invert);
   const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
   ddim_inverse_model<Model> ahead{model, &g};
   ddim<double> solver;

@@ -51,10 +51,12 @@
 
 namespace ferry::compat {
 
-/// The schedule of a diffusers grid: the model's levels, and DDIM's landings where they differ.
-inline schedule<double> to_schedule(const diffusers_grid& g) {
+/// The schedule of a diffusers grid: the model's levels, and DDIM's landings where they differ
+/// (run toward noise for an inverse scheduler's grid, `dir = direction::invert`).
+inline schedule<double> to_schedule(const diffusers_grid& g, direction dir = direction::sample) {
   if (g.steps() == 0) throw config_error("diffusers grid: no steps");
   schedule<double> s;
+  s.dir = dir;
   s.points = g.cur;
   s.points.push_back(g.next.back());
   for (std::size_t i = 0; i + 1 < g.steps(); ++i)
