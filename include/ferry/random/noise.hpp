@@ -5,8 +5,8 @@
 //
 //   no_noise        deterministic runs (a stochastic solver refuses it at compile time)
 //   keyed_noise     Philox keyed by (seed, global row, step, stream): fill_normal
-//   injected_noise  W (S, N, D) given by the caller: step i uses W[i] (one array per step), the
-//                   draw convention of diffusers/k-diffusion reference runs with injected noise
+//   injected_noise  W (S, K, N, D) given by the caller: draw k of step i is W[i, k] (K = 1: the
+//                   (S, N, D) convention of diffusers/k-diffusion reference runs with injected noise)
 // for_rows(offset) gives the source of a slice of rows that starts `offset` rows further on:
 // the driver hands each thread or shard its own, so a row's noise never depends on the split.
 #include <algorithm>
@@ -46,13 +46,16 @@ struct keyed_noise {
   }
 };
 
-/// Draws given by the caller: W is (steps, rows, cols) row-major; step i's array is W[i].
+/// Draws given by the caller: W is (steps, draws, rows, cols) row-major; draw k of step i (its
+/// stream k) is W[i, k]. `draws` = 1 is the (steps, rows, cols) file of diffusers/k-diffusion
+/// reference runs (one array per step); ComfyUI's samplers draw up to three times per step.
 template <class T>
 struct injected_noise {
   static constexpr bool active = true;
   const T* w = nullptr;
   std::size_t steps = 0, rows = 0, cols = 0;  ///< W's shape (rows: the whole run's N)
   std::uint64_t first_row = 0;
+  std::size_t draws = 1;                      ///< arrays per step (W's second axis)
 
   injected_noise for_rows(std::uint64_t offset) const {
     injected_noise r = *this;
@@ -60,14 +63,16 @@ struct injected_noise {
     return r;
   }
   void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
-    if (stream != 0)
-      throw config_error("injected step noise gives one normal array per step, but this solver draws more than one");
+    if (stream >= draws)
+      throw config_error(detail::cat("injected step noise gives ", draws, draws == 1 ? " normal array" : " normal arrays",
+                                     " per step, but this solver draws ", stream + 1, " in step ", step + 1,
+                                     "; give it as (S, K, N, D) with K >= ", stream + 1));
     if (step >= steps)
       throw shape_error(detail::cat("injected step noise has ", steps, " steps; step ", step + 1, " needs one more"));
     if (out.cols != cols || first_row + out.rows > rows)
-      throw shape_error(detail::cat("injected step noise is (", steps, ", ", rows, ", ", cols, "); rows ", first_row, "..",
-                                    first_row + out.rows, " of dimension ", out.cols, " do not fit"));
-    const T* src = w + (step * rows + first_row) * cols;
+      throw shape_error(detail::cat("injected step noise is (", steps, ", ", draws, ", ", rows, ", ", cols, "); rows ", first_row,
+                                    "..", first_row + out.rows, " of dimension ", out.cols, " do not fit"));
+    const T* src = w + ((step * draws + stream) * rows + first_row) * cols;
     std::copy(src, src + out.size(), out.data);
   }
 };
