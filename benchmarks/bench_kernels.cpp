@@ -21,7 +21,7 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
 

@@ -7,7 +7,7 @@
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/registry.hpp"
 
 namespace {

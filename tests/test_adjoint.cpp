@@ -21,7 +21,7 @@
 #include "ferry/solvers/ode/dopri5.hpp"
 #include "ferry/solvers/ode/heun.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
-#include "ferry/solvers/pf_ode.hpp"
+#include "ferry/driver/pf_ode.hpp"
 
 using namespace ferry;
 

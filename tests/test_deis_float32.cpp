@@ -1,7 +1,7 @@
 // DEIS with diffusers' float32 coefficients. diffusers evaluates DEIS's log-ρ integrals (ind_fn) on
 // float32 tensors with NumPy float32 logs, and ind_fn(ρ_next) − ind_fn(ρ_cur) cancels: the exact
 // double integrals land 4.8e-5 from its order-3 samples on the 12-step SD grid. deis_options::
-// float32_coefficients reproduces that rounding, and ferry::compat turns it on.
+// compat's diffusers_deis_coefficients reproduces that rounding as the policy's coefficient option.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -10,6 +10,7 @@
 
 #include "catch.hpp"
 #include "test_support.hpp"
+#include "ferry/compat/diffusers_deis.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -75,8 +76,8 @@ TEST_CASE("the exact and the float32 DEIS coefficients differ by diffusers' canc
   const nlohmann::json c = reference_case("deis_o3_12");
   const batch<double> ref = reference("deis_o3_12");
   const double exact = max_abs_diff(deis_run(c).with<3>({}), ref);
-  const double f32 = max_abs_diff(deis_run(c).with<3>({.float32_coefficients = true, .float32_log = compat::detail::numpy_logf}), ref);
-  const double f32_rn_log = max_abs_diff(deis_run(c).with<3>({.float32_coefficients = true}), ref);
+  const double f32 = max_abs_diff(deis_run(c).with<3>({.coefficients = compat::diffusers_deis_coefficients}), ref);
+  const double f32_rn_log = max_abs_diff(deis_run(c).with<3>({.coefficients = compat::deis_float32_coefficients<detail::log_f32_rn>}), ref);
   INFO("exact " << exact << ", float32 with NumPy's log " << f32 << ", float32 with the correctly rounded log " << f32_rn_log);
   CHECK(exact > 1e-5);   // the default is the exact integral: 4.8e-5 off diffusers here
   CHECK(exact < 1e-4);   // … still within the parity tolerance
@@ -96,7 +97,7 @@ TEST_CASE("diffusers' float32 ind_fn is the integral of the log-rho Lagrange bas
     double sum = 0;
     for (std::size_t j = 0; j < n; ++j) {
       const double exact = double(rho[0]) * detail::lagrange_exp_integral(v, n, j, v_t);
-      const double f32 = detail::lagrange_log_integral_f32(rho, n, j, rho_t, detail::log_f32_rn);
+      const double f32 = compat::detail::lagrange_log_integral_f32(rho, n, j, rho_t, detail::log_f32_rn);
       INFO("n = " << n << ", j = " << j << ": exact " << exact << ", float32 " << f32);
       CHECK(f32 == Approx(exact).epsilon(1e-5));
       sum += f32;

@@ -17,14 +17,14 @@
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/dpmpp_2s.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
 #include "ferry/solvers/ode/lms.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
-#include "ferry/solvers/pf_ode.hpp"
+#include "ferry/driver/pf_ode.hpp"
 
 using namespace ferry;
 

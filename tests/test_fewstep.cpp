@@ -18,7 +18,7 @@
 #include "ferry/process/vp_cosine.hpp"
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/fewstep/consistency.hpp"
 #include "ferry/solvers/fewstep/meanflow.hpp"
 #include "test_support.hpp"

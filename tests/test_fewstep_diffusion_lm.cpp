@@ -15,7 +15,7 @@
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/fewstep/consistency.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "test_support.hpp"

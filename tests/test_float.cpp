@@ -6,7 +6,7 @@
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"

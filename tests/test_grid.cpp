@@ -18,7 +18,7 @@
 #include "ferry/process/ve.hpp"
 #include "ferry/process/vp_cosine.hpp"
 #include "ferry/process/vp_linear.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 using namespace ferry;
 using spec = grid_spec<double>;

@@ -11,7 +11,7 @@
 #include "ferry/models/guidance.hpp"
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/heun.hpp"
 
 using namespace ferry;

@@ -91,7 +91,7 @@ TEST_CASE("inversion refuses a grid ending at sigma = 0 and stochastic solvers",
   pf_ode<edm<double>, gmm> problem(process, model);
   const auto levels = make_grid(process, {.kind = grid_kind::karras, .steps = 8, .final_zero = false});
   batch<double> x = data(4);
-  euler_ancestral<double> ancestral;
+  auto ancestral = euler_ancestral<double>();
   const schedule<double> up = make_inverse_schedule(levels), down = make_schedule(levels);
   CHECK_CONFIG_ERROR(invert(problem, up, ancestral, x.view()), "deterministic");
   euler<double> e;

@@ -6,7 +6,7 @@
 #include "catch.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/ode/heun.hpp"

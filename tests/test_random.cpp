@@ -15,7 +15,7 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/ode/heun.hpp"

@@ -18,8 +18,8 @@
 #include "ferry/process/discrete_vp.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/random/noise.hpp"
-#include "ferry/solvers/driver.hpp"
-#include "ferry/solvers/pf_ode.hpp"
+#include "ferry/driver/driver.hpp"
+#include "ferry/driver/pf_ode.hpp"
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/registry.hpp"
 

@@ -18,7 +18,7 @@
 #include "ferry/process/edm.hpp"
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/registry.hpp"
 #include "ferry/solvers/sde/consistency.hpp"

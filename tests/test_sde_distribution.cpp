@@ -36,7 +36,7 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/ode/heun.hpp"

@@ -18,7 +18,7 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/brownian_tree.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/sde/euler_maruyama.hpp"
 
 using namespace ferry;

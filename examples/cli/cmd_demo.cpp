@@ -47,7 +47,7 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/registry.hpp"
 #include "plot.hpp"
 

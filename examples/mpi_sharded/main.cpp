@@ -19,7 +19,7 @@
 #include "ferry/process/edm.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/registry.hpp"
 
 namespace {

@@ -45,7 +45,7 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"

@@ -15,7 +15,7 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/field_problem.hpp"
+#include "ferry/driver/field_problem.hpp"
 #include "ferry/solvers/integrate.hpp"
 
 namespace ferry {

@@ -19,7 +19,7 @@
 #include "ferry/adjoint/adjoint_gradient.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/field_problem.hpp"
+#include "ferry/driver/field_problem.hpp"
 #include "ferry/solvers/integrate.hpp"
 
 namespace ferry {

@@ -23,8 +23,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/detail/explicit_rk.hpp"
-#include "ferry/solvers/field_problem.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
+#include "ferry/driver/field_problem.hpp"
 
 namespace ferry {
 

@@ -29,7 +29,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/models/thresholding.hpp"
 #include "ferry/process/discrete_vp.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/inversion.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 

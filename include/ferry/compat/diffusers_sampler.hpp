@@ -28,13 +28,14 @@
 #include <vector>
 
 #include "ferry/compat/diffusers_config.hpp"
+#include "ferry/compat/diffusers_deis.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/models/thresholding.hpp"
 #include "ferry/process/discrete_vp.hpp"
 #include "ferry/process/flow.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
@@ -212,8 +213,7 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
     case scheduler_class::deis: {
       deis_options o;
       o.lower_order_final = c.lower_order_final;
-      o.float32_coefficients = true;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
-      o.float32_log = compat::detail::numpy_logf;
+      o.coefficients = diffusers_deis_coefficients;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
       return run_order<deis, T>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs, ctx);
     }
     case scheduler_class::euler:

@@ -4,7 +4,7 @@
 // mix of float32 torch and float64/float32 numpy; every cast below sits where diffusers makes it, and
 // the numpy and torch primitives are emulated exactly (np.linspace, np.arange with a float step,
 // np.interp, np.round = round-half-even, astype(int64) = truncation, numpy's SIMD float32 log, torch's
-// float32 tables from ferry/process/discrete_vp.hpp).
+// float32 tables; the float32 primitives are compat/float32.hpp).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ferry/compat/diffusers_config.hpp"
+#include "ferry/compat/float32.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/process/discrete_vp.hpp"
@@ -49,11 +50,8 @@ struct diffusers_grid {
 
 namespace detail {
 
-// A double product kept rounded on its own: numpy's loops never fuse it with the following add.
-inline double mul_rn(double a, double b) {
-  volatile double p = a * b;
-  return p;
-}
+using ferry::detail::mul_rn;
+using ferry::detail::numpy_logf;
 
 /// np.linspace(start, stop, num) in float64: start + i·step with step = (stop − start)/(num − 1),
 /// the last entry set to stop.
@@ -97,37 +95,6 @@ inline double np_interp_index(double x, const std::vector<double>& fp) {
   if (double(j) == x) return fp[j];
   const double slope = (fp[j + 1] - fp[j]) / 1.0;
   return mul_rn(slope, x - double(j)) + fp[j];
-}
-
-/// np.log on a float32 array: numpy's AVX2/AVX-512F kernel (loops_exponent_log.dispatch.c.src,
-/// simd_log_FLOAT), whose results differ from the correctly rounded log by up to 3.8 ulp. Mantissa m in
-/// [½, 1) and exponent e with x = m·2^e; m ≤ √½ is doubled; log x = e·ln2 + P(m − 1)/Q(m − 1), all
-/// in float with FMA, a rational minimax fit of degree 5/5. Positive normal inputs only (σ tables).
-inline float numpy_logf(float x) {
-  if (!(x > 0) || !std::isfinite(x) || x < std::numeric_limits<float>::min()) return std::log(x);
-  const auto bits = std::bit_cast<std::uint32_t>(x);
-  float e = static_cast<float>(static_cast<int>(bits >> 23) - 126);
-  float m = std::bit_cast<float>((bits & 0x7fffffu) | (126u << 23));
-  if (m <= 0.707106781186547524400844362104849039f) {
-    m = m + m;
-    e = e - 1.0f;
-  }
-  const float y = m - 1.0f;
-  constexpr float p0 = 0.0f, p1 = 9.999999999999998702752e-01f, p2 = 2.112677543073053063722e+00f,
-                  p3 = 1.480000633576506585156e+00f, p4 = 3.808837741388407920751e-01f, p5 = 2.589979117907922693523e-02f;
-  constexpr float q0 = 1.0f, q1 = 2.612677543073109236779e+00f, q2 = 2.453006071784736363091e+00f,
-                  q3 = 9.864942958519418960339e-01f, q4 = 1.546476374983906719538e-01f, q5 = 5.875095403124574342950e-03f;
-  float num = std::fma(p5, y, p4);
-  num = std::fma(num, y, p3);
-  num = std::fma(num, y, p2);
-  num = std::fma(num, y, p1);
-  num = std::fma(num, y, p0);
-  float den = std::fma(q5, y, q4);
-  den = std::fma(den, y, q3);
-  den = std::fma(den, y, q2);
-  den = std::fma(den, y, q1);
-  den = std::fma(den, y, q0);
-  return std::fma(e, 0.693147180559945309417232121458176568f, num / den);
 }
 
 /// The class's float32 σ̃ table ((1 − ᾱ)/ᾱ) ** 0.5, and numpy's float32 log of it.

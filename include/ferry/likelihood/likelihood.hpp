@@ -1,6 +1,6 @@
 #pragma once
 // log p_0(x) through the probability-flow ODE (Song et al. 2021, §4.3 and App. D.2; Chen et al.
-// 2018; Grathwohl et al. 2019, FFJORD). Along the PF-ODE dx/dt = v(t, x) (solvers/pf_ode.hpp) the
+// 2018; Grathwohl et al. 2019, FFJORD). Along the PF-ODE dx/dt = v(t, x) (driver/pf_ode.hpp) the
 // density obeys the instantaneous change of variables d log p_t(x(t))/dt = −div v(t, x(t)), so
 // integrating the augmented state [x, ℓ] from t_min (the data) to T (the noise),
 //
@@ -34,10 +34,10 @@
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/likelihood/divergence.hpp"
-#include "ferry/solvers/detail/explicit_rk.hpp"
-#include "ferry/solvers/driver.hpp"
-#include "ferry/solvers/pf_ode.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
+#include "ferry/driver/driver.hpp"
+#include "ferry/driver/pf_ode.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

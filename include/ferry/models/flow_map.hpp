@@ -21,9 +21,9 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/prediction.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/driver.hpp"
+#include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
-#include "ferry/solvers/pf_ode.hpp"
+#include "ferry/driver/pf_ode.hpp"
 
 namespace ferry {
 

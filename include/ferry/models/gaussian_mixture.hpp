@@ -134,7 +134,6 @@ class gaussian_mixture {
 
   std::size_t components() const { return weights_.size(); }
   std::size_t dim() const { return means_.empty() ? 0 : std::size_t(means_[0].size()); }
-  bool is_full() const { return full_; }
   const std::vector<T>& weights() const { return weights_; }
   const vec& mean(std::size_t k) const { return means_[k]; }
 
@@ -409,33 +408,6 @@ class gaussian_mixture {
     component_log_probs(x, alpha, sigma, r.data(), &res);
     const T lse = log_sum_exp(r);
     for (auto& v : r) v = std::exp(v - lse);
-  }
-
-  void posterior_mean_row(const T* x, T alpha, T sigma, T* out) const {
-    std::vector<T> r;
-    std::vector<vec> res;
-    responsibilities(x, alpha, sigma, r, res);
-    vec acc = vec::Zero(Eigen::Index(dim()));
-    for (std::size_t k = 0; k < components(); ++k) {
-      // μ_k + α Σ_k C_k⁻¹ (x − αμ_k): in eigen-coordinates Σ_k C_k⁻¹ is diag(s_k) · (C_k⁻¹ r)
-      vec shift = (eigval_[k].array() * res[k].array()).matrix();
-      if (full_) shift = eigvec_[k] * shift;
-      acc += r[k] * (means_[k] + alpha * shift);
-    }
-    std::copy(acc.data(), acc.data() + dim(), out);
-  }
-
-  void score_row(const T* x, T alpha, T sigma, T* out) const {
-    std::vector<T> r;
-    std::vector<vec> res;
-    responsibilities(x, alpha, sigma, r, res);
-    vec acc = vec::Zero(Eigen::Index(dim()));
-    for (std::size_t k = 0; k < components(); ++k) {
-      vec g = res[k];
-      if (full_) g = eigvec_[k] * g;
-      acc -= r[k] * g;
-    }
-    std::copy(acc.data(), acc.data() + dim(), out);
   }
 
   // Row-wise posterior-mean vjp (data = true) or Hessian-vector product of log p_t (data = false).

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/compat/float32.hpp"
 #include "ferry/core/error.hpp"
 
 namespace ferry {
@@ -33,63 +34,6 @@ constexpr std::string_view to_string(beta_schedule s) {
 }
 
 namespace detail {
-
-// IEEE float32 arithmetic written through double: for +, −, ×, ÷ and √ of floats, rounding the exact
-// double result to float is the correctly rounded float result (53 ≥ 2·24 + 2, Figueroa 1995). A
-// product is stored through a volatile so that no compiler contracts it with a following add into one
-// FMA (GCC narrows the double expression back to float and fuses it under -mfma), which torch's
-// kernels do not do where these are used.
-inline float f32_add(float a, float b) { return static_cast<float>(double(a) + double(b)); }
-inline float f32_sub(float a, float b) { return static_cast<float>(double(a) - double(b)); }
-inline float f32_mul(float a, float b) {
-  volatile float p = static_cast<float>(double(a) * double(b));
-  return p;
-}
-inline float f32_div(float a, float b) { return static_cast<float>(double(a) / double(b)); }
-inline float f32_sqrt(float a) { return static_cast<float>(std::sqrt(double(a))); }
-
-/// torch.linspace(start, end, n, dtype=float32) on CPU with AVX2 kernels (ATen RangeFactoriesKernel):
-/// start, end rounded to float; step = (end − start)/(n − 1) in float; the first half counts up from
-/// start, the second half down from end. The vectorised loop handles two 8-lane vectors per pass, each
-/// lane base + j·step (rounded twice) with base = fma(step, idx, start), or fma(−step, n − 1 − idx, end)
-/// from halfway on; the tail past the last 16-block is the scalar fused formula. The reference tables
-/// equal this variant bit for bit (torch's 16-lane AVX-512 kernels and the unfused scalar formula
-/// differ from them in the last float bit of many entries).
-inline std::vector<float> torch_linspace_f32(double start_d, double end_d, std::size_t n) {
-  std::vector<float> out(n);
-  if (n == 0) return out;
-  const float start = static_cast<float>(start_d), end = static_cast<float>(end_d);
-  if (n == 1) { out[0] = start; return out; }
-  const auto steps = static_cast<long long>(n);
-  const float step = f32_div(f32_sub(end, start), static_cast<float>(steps - 1));
-  const long long halfway = steps / 2;
-  // The compiled kernel fuses start + step·idx and end − step·(n − 1 − idx) into one FMA each.
-  auto scalar_at = [&](long long idx) {
-    return idx < halfway ? std::fma(step, static_cast<float>(idx), start)
-                         : std::fma(-step, static_cast<float>(steps - idx - 1), end);
-  };
-  constexpr long long lanes = 8;
-  const long long vec_end = steps - steps % (2 * lanes);
-  for (long long k = 0; k < vec_end; k += lanes) {
-    const float base = scalar_at(k);
-    for (long long j = 0; j < lanes; ++j)
-      out[static_cast<std::size_t>(k + j)] = f32_add(base, f32_mul(static_cast<float>(j), step));
-  }
-  for (long long k = vec_end; k < steps; ++k) out[static_cast<std::size_t>(k)] = scalar_at(k);
-  return out;
-}
-
-/// torch.cumprod of a float32 tensor on CPU: the running product is kept in double
-/// (at::acc_type<float, /*is_cuda=*/false> is double) and each output is rounded to float.
-inline std::vector<float> torch_cumprod_f32(std::span<const float> x) {
-  std::vector<float> out(x.size());
-  double acc = 1;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    acc *= double(x[i]);
-    out[i] = static_cast<float>(acc);
-  }
-  return out;
-}
 
 /// diffusers' betas_for_alpha_bar (Nichol & Dhariwal 2021, Eq. 17 for "cosine"): in Python floats,
 /// β_i = min(1 − ᾱ((i+1)/N)/ᾱ(i/N), max_beta), then one rounding to float32.

@@ -8,9 +8,9 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/detail/explicit_rk.hpp"
-#include "ferry/solvers/field_problem.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
+#include "ferry/driver/field_problem.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

@@ -33,8 +33,8 @@
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/driver.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/driver.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

@@ -1,5 +1,5 @@
 #pragma once
-// The ancestral split of a step (Ho et al. 2020; Song et al. 2021 "DDIM", Eq. 16 with η; k-diffusion
+// get_ancestral_step: the ancestral split of a step (Ho et al. 2020; Song et al. 2021 "DDIM", Eq. 16 with η; k-diffusion
 // get_ancestral_step): in the EDM view σ̃ = σ/α, the step σ̃_cur → σ̃_next becomes a deterministic
 // step to σ̃_down followed by fresh noise of standard deviation σ̃_up, with σ̃_down² + σ̃_up² = σ̃_next²:
 //   σ̃_up   = min(σ̃_next, η·√(σ̃_next²·(σ̃_cur² − σ̃_next²)/σ̃_cur²)),   σ̃_down = √(σ̃_next² − σ̃_up²)
@@ -14,18 +14,30 @@
 namespace ferry::detail {
 
 template <class T>
-struct ancestral_split {
-  T down, up;  ///< σ̃_down, σ̃_up
+struct ancestral_sigmas {
+  T down, up;  ///< σ_down, σ_up
 };
 
 /// k-diffusion get_ancestral_step(σ̃_cur, σ̃_next, η), written as it is (σ̃_cur may be +∞).
 template <class T>
-ancestral_split<T> ancestral_step(T sigma_cur, T sigma_next, T eta) {
+ancestral_sigmas<T> get_ancestral_step(T sigma_cur, T sigma_next, T eta) {
   if (eta == 0) return {sigma_next, T(0)};
   const T var = std::isinf(sigma_cur) ? sigma_next * sigma_next
                                       : sigma_next * sigma_next * (sigma_cur * sigma_cur - sigma_next * sigma_next) / (sigma_cur * sigma_cur);
   const T up = std::min(sigma_next, eta * std::sqrt(var));
   return {std::sqrt(sigma_next * sigma_next - up * up), up};
+}
+
+/// The same split in the model's scale (get_ancestral_step times α_next) from two levels, through
+/// r = σ̃'/σ̃ = σ'α/(σα'), which stays finite where α = 0 (pure noise):
+///   σ_up = min(σ', η·σ'·√(1 − r²)),   σ_down = √(σ'² − σ_up²)
+/// σ_up² = η²σ'²(1 − r²) is the DDPM posterior variance β̃·σ'²/σ² and DDIM's σ_t(η)².
+template <class T>
+ancestral_sigmas<T> get_ancestral_step(const level<T>& cur, const level<T>& next, T eta) {
+  if (eta == 0 || next.sigma == 0) return {next.sigma, T(0)};
+  const T r = (next.sigma * cur.alpha) / (cur.sigma * next.alpha);  // σ̃'/σ̃
+  const T up = std::min(next.sigma, eta * next.sigma * std::sqrt(std::max(T(0), 1 - r * r)));
+  return {std::sqrt(std::max(T(0), next.sigma * next.sigma - up * up)), up};
 }
 
 /// The level σ̃_down below `next` in the state's view: α = α_next, σ = α_next·σ̃_down.

@@ -8,7 +8,7 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/level.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry::detail {
 

@@ -8,13 +8,11 @@
 // Gauss–Legendre with 4 nodes is exact up to degree 7.
 // DEIS (Zhang & Chen 2023, Eq. 15 with ρ-Lagrange in log ρ) needs ∫ ℓ_j(log ρ) dρ; with v = log ρ
 // this is ∫ ℓ_j(v)·e^v dv, whose antiderivative is e^v·(ℓ_j − ℓ_j' + ℓ_j'' − …).
-// diffusers writes those DEIS integrals as closed forms (ind_fn) evaluated in float32;
-// lagrange_log_integral_f32 reproduces that rounding for parity.
+// (diffusers writes those DEIS integrals as closed forms in float32: compat/diffusers_deis.hpp.)
 #include <array>
 #include <cmath>
 #include <cstddef>
 
-#include "ferry/process/discrete_vp.hpp"
 
 namespace ferry::detail {
 
@@ -67,40 +65,6 @@ T lagrange_exp_integral(const std::array<T, N>& nodes, std::size_t n, std::size_
   };
   const T upper = std::isinf(v1) && v1 < 0 ? T(0) : std::exp(v1) * eval(v1);  // e^v·poly → 0 as v → −∞
   return upper - eval(T(0));
-}
-
-/// The correctly rounded float32 log.
-inline float log_f32_rn(float x) { return static_cast<float>(std::log(double(x))); }
-
-/// ∫_{ρ[0]}^{ρ_t} ℓ_j(log ρ) dρ through n = 2 or 3 nodes log ρ[0..n) (ρ[0] the newest, ρ_t > 0), as
-/// diffusers' DEISMultistepScheduler evaluates it: its closed-form antiderivative ind_fn, every
-/// operation in float32 (its ρ are float32 tensors, `log_fn` is the float32 log it uses — NumPy's), the
-/// other nodes taken in its cyclic order. ind_fn(ρ_t) − ind_fn(ρ[0]) cancels, so this differs from
-/// lagrange_exp_integral by far more than one float32 ulp of the result.
-inline float lagrange_log_integral_f32(const std::array<float, 3>& rho, std::size_t n, std::size_t j, float rho_t,
-                                       float (*log_fn)(float)) {
-  const float lb = log_fn(rho[j]);
-  if (n == 2) {
-    const float lc = log_fn(rho[(j + 1) % 2]);
-    // ∫ (log t − log c)/(log b − log c) dt = t·(−log c + log t − 1)/(log b − log c)
-    auto ind = [&](float t) { return f32_div(f32_mul(t, f32_sub(f32_add(-lc, log_fn(t)), 1.0f)), f32_sub(lb, lc)); };
-    return f32_sub(ind(rho_t), ind(rho[0]));
-  }
-  const float lc = log_fn(rho[(j + 1) % 3]), ld = log_fn(rho[(j + 2) % 3]);
-  // ∫ (log t − log c)(log t − log d)/((log b − log c)(log b − log d)) dt
-  //   = t·(log c·(log d − log t + 1) − log d·log t + log d + log²t − 2·log t + 2)/((log b − log c)(log b − log d)),
-  // summed left to right as written.
-  auto ind = [&](float t) {
-    const float lt = log_fn(t);
-    float u = f32_mul(lc, f32_add(f32_sub(ld, lt), 1.0f));
-    u = f32_sub(u, f32_mul(ld, lt));
-    u = f32_add(u, ld);
-    u = f32_add(u, f32_mul(lt, lt));
-    u = f32_sub(u, f32_mul(2.0f, lt));
-    u = f32_add(u, 2.0f);
-    return f32_div(f32_mul(t, u), f32_mul(f32_sub(lb, lc), f32_sub(lb, ld)));
-  };
-  return f32_sub(ind(rho_t), ind(rho[0]));
 }
 
 }  // namespace ferry::detail

@@ -16,7 +16,7 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

@@ -11,7 +11,7 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

@@ -15,8 +15,9 @@
 // diffusers computes these coefficients from float32 tensors: α = 1/√(σ̃²+1), σ = σ̃·α, ρ = σ/α from
 // its float32 σ̃ table, order 1 as the DDIM form with λ = log α − log σ, orders 2 and 3 as ind_fn with
 // NumPy float32 logs. ind_fn(ρ_next) − ind_fn(ρ_cur) cancels, which turns float32 rounding into
-// sample differences of up to ~3e-4 at order 3 on 20–50 step grids. float32_coefficients reproduces
-// that arithmetic; the default keeps the exact double integrals.
+// sample differences of up to ~3e-4 at order 3 on 20–50 step grids. ferry::compat reproduces that
+// arithmetic through deis_options::coefficients (compat/diffusers_deis.hpp); the default keeps the
+// exact double integrals.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -25,40 +26,29 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
-#include "ferry/process/discrete_vp.hpp"
 #include "ferry/solvers/detail/lagrange.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
+
+/// The nodes of one DEIS step, for a coefficient rule other than the exact integrals: the step's
+/// levels and the levels of the k newest outputs (newest first).
+struct deis_nodes {
+  level<double> cur, next;
+  std::array<level<double>, 3> hist;
+  int k;
+};
+/// Writes the weight of x into c[0] and that of ε̂_j into c[1 + j] (j < k), or returns false to
+/// keep the exact integrals for this step.
+using deis_coefficient_fn = bool (*)(const deis_nodes&, std::array<double, 4>& c);
 
 /// diffusers DEISMultistepScheduler option names and defaults.
 struct deis_options {
   bool lower_order_final = true;  ///< lower orders in the last two steps of runs with < 15 steps
-  /// Round the step coefficients as diffusers does (float32 α, σ, ρ, logs and ind_fn from the float32
-  /// σ̃ = σ/α of each level) instead of the exact double integrals. Only for reproducing diffusers'
-  /// samples; a step to σ = 0 (NaN in diffusers) keeps the exact coefficients.
-  bool float32_coefficients = false;
-  /// The float32 log of ρ in orders 2 and 3 when float32_coefficients is set: diffusers calls NumPy's
-  /// (SIMD, up to 3.8 ulp off; ferry::compat passes its emulation). Correctly rounded by default.
-  float (*float32_log)(float) = detail::log_f32_rn;
+  /// Replaces the exact double integrals: ferry::compat sets diffusers' float32 arithmetic here
+  /// (compat/diffusers_deis.hpp), which its samples carry. Null: the exact integrals.
+  deis_coefficient_fn coefficients = nullptr;
 };
-
-namespace detail {
-
-/// A level as diffusers' DEIS sees it: its float32 σ̃, then α = 1/√(σ̃²+1), σ = σ̃·α, ρ = σ/α in float32.
-struct deis_f32_level {
-  float alpha, sigma, rho;
-};
-
-template <class T>
-deis_f32_level deis_f32(const level<T>& l) {
-  const auto tilde = static_cast<float>(double(l.sigma) / double(l.alpha));  // exactly the float32 table entry
-  const float alpha = f32_div(1.0f, f32_sqrt(f32_add(f32_mul(tilde, tilde), 1.0f)));
-  const float sigma = f32_mul(tilde, alpha);
-  return {alpha, sigma, f32_div(sigma, alpha)};
-}
-
-}  // namespace detail
 
 template <int Order, class T = double>
 struct deis {
@@ -77,8 +67,10 @@ struct deis {
     const int k = detail::multistep_order(Order, hist_.size(), s, opt.lower_order_final);
 
     detail::terms<T, Order + 1> u;
-    if (opt.float32_coefficients && s.next.sigma > 0) {
-      add_float32_terms(u, s, k, x);
+    std::array<double, 4> c{};
+    if (opt.coefficients && opt.coefficients(nodes(s, k), c)) {
+      u.add(T(c[0]), x.data);
+      for (int j = 0; j < k; ++j) u.add(T(c[std::size_t(j) + 1]), hist_[std::size_t(j)]);
     } else {
       std::array<T, Order> v{};  // nodes log(ρ_j/ρ_cur)
       for (int j = 0; j < k; ++j) v[j] = s.cur.lambda - hist_.at(std::size_t(j)).lambda;
@@ -92,28 +84,13 @@ struct deis {
   }
 
  private:
-  // diffusers' float32 coefficients, applied to the double state as its float64 tensors are.
-  //   order 1:  x_next = (α_next/α_cur)·x − σ_next·(e^h − 1)·ε̂_0,  h = λ_next − λ_cur (torch float32 log/exp,
-  //             taken correctly rounded here; torch's may differ by an ulp)
-  //   order k:  x_next = α_next·(x/α_cur + Σ_j c_j·ε̂_j),  c_j = ind_fn differences in float32
-  void add_float32_terms(detail::terms<T, Order + 1>& u, const step_span<T>& s, int k, batch_view<T> x) const {
-    using detail::f32_mul;
-    using detail::f32_sub;
-    const detail::deis_f32_level nx = detail::deis_f32(s.next), cu = detail::deis_f32(s.cur);
-    if (k == 1) {
-      auto lambda = [](const detail::deis_f32_level& l) { return f32_sub(detail::log_f32_rn(l.alpha), detail::log_f32_rn(l.sigma)); };
-      const float h = f32_sub(lambda(nx), lambda(cu));
-      const float e_h_minus_1 = f32_sub(static_cast<float>(std::exp(double(h))), 1.0f);
-      u.add(T(detail::f32_div(nx.alpha, cu.alpha)), x.data);
-      u.add(-T(f32_mul(nx.sigma, e_h_minus_1)), hist_[0]);
-      return;
-    }
-    std::array<float, 3> rho{};
-    for (int j = 0; j < k; ++j) rho[std::size_t(j)] = detail::deis_f32(hist_.at(std::size_t(j))).rho;
-    u.add(T(nx.alpha) / T(cu.alpha), x.data);
-    for (int j = 0; j < k; ++j)
-      u.add(T(nx.alpha) * T(detail::lagrange_log_integral_f32(rho, std::size_t(k), std::size_t(j), nx.rho, opt.float32_log)),
-            hist_[std::size_t(j)]);
+  deis_nodes nodes(const step_span<T>& s, int k) const {
+    auto wide = [](const level<T>& l) {
+      return level<double>{double(l.t), double(l.alpha), double(l.sigma), double(l.lambda), double(l.d_alpha), double(l.d_sigma)};
+    };
+    deis_nodes n{wide(s.cur), wide(s.next), {}, k};
+    for (int j = 0; j < k; ++j) n.hist[std::size_t(j)] = wide(hist_.at(std::size_t(j)));
+    return n;
   }
 
   detail::history<T, std::size_t(Order)> hist_;

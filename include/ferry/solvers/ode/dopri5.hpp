@@ -12,7 +12,8 @@
 #include <cstddef>
 
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/detail/explicit_rk.hpp"
+#include "ferry/solvers/detail/step_control.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
 
 namespace ferry {
 
@@ -53,10 +54,7 @@ struct dopri5 {
 
   dopri5() = default;
   explicit dopri5(options o) : opt(o) {
-    if (!(o.rtol >= 0) || !(o.atol >= 0) || (o.rtol == 0 && o.atol == 0))
-      throw config_error(detail::cat("dopri5: rtol=", o.rtol, ", atol=", o.atol, "; need both >= 0 and one > 0"));
-    if (!(o.safety > 0 && o.safety <= 1) || !(o.factor_min > 0 && o.factor_min < 1) || !(o.factor_max > 1))
-      throw config_error("dopri5: need 0 < safety <= 1, 0 < factor_min < 1 < factor_max");
+    detail::check_step_control("dopri5", o.rtol, o.atol, o.safety, o.factor_min, o.factor_max);
   }
 
   void reset(extent e) {
@@ -88,7 +86,7 @@ struct dopri5 {
       const bool final = std::abs(h) >= std::abs(tau_end - tau);
       if (final) h = tau_end - tau;
       try_step(p, f, tau, h, s.next, final);
-      const T err = error_norm();
+      const T err = detail::error_norm(err_, z_, z_new_, opt.atol, opt.rtol);
       if (err <= 1) {
         ++accepted;
         std::swap(z_, z_new_);
@@ -98,11 +96,8 @@ struct dopri5 {
       } else {
         ++rejected;
       }
-      // No growth right after a rejection (Hairer, Nørsett & Wanner, §II.4).
-      const T grow = rejected_last ? T(1) : opt.factor_max;
-      const T factor = err == 0 ? grow : std::clamp(opt.safety * std::pow(err, T(-0.2)), opt.factor_min, grow);
+      h *= detail::step_factor(err, T(-0.2), opt.safety, opt.factor_min, opt.factor_max, rejected_last);
       rejected_last = err > 1;
-      h *= factor;
     }
     simd::lincomb<T, 1>(x.span(), {f.scale(s.next)}, {z_.data()});
   }
@@ -125,17 +120,6 @@ struct dopri5 {
     for (std::size_t j = 0; j < stages; ++j) b[j] = h * T(dopri5_tableau.b[j]), e[j] = h * T(dopri5_tableau.b_err[j]);
     detail::rk_combine<stages>(z_new_.view(), T(1), z_.data(), b, k_);
     detail::rk_combine<stages>(err_.view(), T(0), z_.data(), e, k_);
-  }
-
-  T error_norm() const {
-    T acc = 0;
-    const std::size_t n = z_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const T scale = opt.atol + opt.rtol * std::max(std::abs(z_.data()[i]), std::abs(z_new_.data()[i]));
-      const T r = err_.data()[i] / scale;
-      acc += r * r;
-    }
-    return std::sqrt(acc / T(n));
   }
 
   std::array<batch<T>, stages> k_;

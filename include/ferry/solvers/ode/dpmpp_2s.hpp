@@ -21,7 +21,7 @@
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/detail/phi.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

@@ -2,7 +2,7 @@
 // Euler's method, x_{n+1} = x_n + h·f(τ_n, x_n). In ode_time::sigma this is k-diffusion's
 // sample_euler (Karras et al. 2022, Alg. 2 without churn) and diffusers' EulerDiscreteScheduler.
 // Order 1, one model evaluation per step.
-#include "ferry/solvers/detail/explicit_rk.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
 
 namespace ferry {
 

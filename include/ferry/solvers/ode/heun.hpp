@@ -3,7 +3,7 @@
 // In ode_time::sigma this is Karras et al. 2022, Alg. 1 — k-diffusion's sample_heun and diffusers'
 // HeunDiscreteScheduler; the last step to σ = 0 is an Euler step (one evaluation), as theirs is.
 // Order 2, two model evaluations per step.
-#include "ferry/solvers/detail/explicit_rk.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
 
 namespace ferry {
 

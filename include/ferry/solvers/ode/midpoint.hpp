@@ -1,7 +1,7 @@
 #pragma once
 // Explicit midpoint method: k1 = f(τ, x), k2 = f(τ + h/2, x + h/2·k1), x ← x + h·k2.
 // Order 2, two model evaluations per step (the second at an intermediate noise level).
-#include "ferry/solvers/detail/explicit_rk.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
 
 namespace ferry {
 

@@ -2,7 +2,7 @@
 // The classical fourth-order Runge–Kutta method (Kutta 1901):
 //   k1 = f(τ, x), k2 = f(τ + h/2, x + h/2·k1), k3 = f(τ + h/2, x + h/2·k2), k4 = f(τ + h, x + h·k3)
 //   x ← x + h/6·(k1 + 2k2 + 2k3 + k4).   Order 4, four model evaluations per step.
-#include "ferry/solvers/detail/explicit_rk.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
 
 namespace ferry {
 

@@ -5,7 +5,7 @@
 //
 //   x_next = α'·x̂0 + σ_down·ε̂ + σ_up·z,        z ~ N(0, I)         (primes: the landing level)
 //
-// with the split of σ' = σ_next computed as k-diffusion's get_ancestral_step, in the model's view
+// with the split of σ' = σ_next computed as k-diffusion's get_ancestral_step (detail/ancestral.hpp), in the model's view
 // (σ̃ = σ/α; r = σ̃'/σ̃ = σ'α/(σα'), finite at α = 0):
 //
 //   σ_up = min(σ', η·σ'·√(1 − r²)),   σ_down = √(σ'² − σ_up²)
@@ -25,25 +25,12 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/solvers/detail/ancestral.hpp"
 #include "ferry/solvers/detail/combine.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
-
-/// σ_down and σ_up of one ancestral step from cur to next, in the model's scale (k-diffusion's
-/// get_ancestral_step times α_next).
-template <class T>
-struct ancestral_sigmas {
-  T down, up;
-};
-
-template <class T>
-ancestral_sigmas<T> ancestral_split(const level<T>& cur, const level<T>& next, T eta) {
-  if (eta == 0 || next.sigma == 0) return {next.sigma, T(0)};
-  const T r = (next.sigma * cur.alpha) / (cur.sigma * next.alpha);  // σ̃'/σ̃
-  const T up = std::min(next.sigma, eta * next.sigma * std::sqrt(std::max(T(0), 1 - r * r)));
-  return {std::sqrt(std::max(T(0), next.sigma * next.sigma - up * up)), up};
-}
 
 /// The variance of the fresh noise: the posterior's (η-scaled) or the forward transition's.
 enum class ancestral_variance {
@@ -67,11 +54,7 @@ struct ancestral {
   } opt;
 
   ancestral() = default;
-  explicit ancestral(options o) : opt(o) {
-    if (!(opt.eta >= 0) || !std::isfinite(opt.eta)) throw config_error(detail::cat("ancestral sampler: eta=", opt.eta, " must be >= 0"));
-    if (!(opt.s_noise >= 0) || !std::isfinite(opt.s_noise))
-      throw config_error(detail::cat("ancestral sampler: s_noise=", opt.s_noise, " must be >= 0"));
-  }
+  explicit ancestral(options o) : opt(o) { detail::check_eta_s_noise("ancestral sampler", opt.eta, opt.s_noise); }
 
   void reset(extent e) {
     x0_.resize(e);
@@ -81,7 +64,7 @@ struct ancestral {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto [down, up_posterior] = ancestral_split(s.cur, s.next, opt.eta);
+    const auto [down, up_posterior] = detail::get_ancestral_step(s.cur, s.next, opt.eta);
     T up = opt.variance == ancestral_variance::posterior
                ? up_posterior
                : std::sqrt(std::max(T(0), s.cur.sigma * s.cur.sigma - sq(s.cur.alpha / s.next.alpha * s.next.sigma)));

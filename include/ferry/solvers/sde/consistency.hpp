@@ -27,8 +27,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/solvers/detail/combine.hpp"
-#include "ferry/solvers/pf_ode.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/pf_ode.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 
@@ -104,17 +104,15 @@ struct multistep_consistency {
 
 /// Latent consistency model sampling (diffusers LCMScheduler).
 template <class T = double>
-struct lcm : multistep_consistency<lcm_boundary, T> {
-  explicit lcm(lcm_boundary b = {}) : multistep_consistency<lcm_boundary, T>(b) {}
-};
+multistep_consistency<lcm_boundary, T> lcm(lcm_boundary b = {}) {
+  return multistep_consistency<lcm_boundary, T>(b);
+}
 
 /// Trajectory consistency distillation sampling with γ = gamma (diffusers TCDScheduler, eta = γ).
 template <class T = double>
-struct tcd : multistep_consistency<tcd_landing<T>, T> {
-  explicit tcd(T gamma = T(0.3), std::vector<level<T>> s_levels = {})
-      : multistep_consistency<tcd_landing<T>, T>(tcd_landing<T>{gamma, std::move(s_levels)}) {
-    if (!(gamma >= 0 && gamma <= 1)) throw config_error(detail::cat("tcd: gamma (eta)=", gamma, " must lie in [0, 1]"));
-  }
-};
+multistep_consistency<tcd_landing<T>, T> tcd(T gamma = T(0.3), std::vector<level<T>> s_levels = {}) {
+  if (!(gamma >= 0 && gamma <= 1)) throw config_error(detail::cat("tcd: gamma (eta)=", gamma, " must lie in [0, 1]"));
+  return multistep_consistency<tcd_landing<T>, T>(tcd_landing<T>{gamma, std::move(s_levels)});
+}
 
 }  // namespace ferry

@@ -11,10 +11,11 @@
 
 namespace ferry {
 
+/// The ancestral policy configured as DDIM with η > 0.
 template <class T = double>
-struct ddim_eta : ancestral<T> {
-  explicit ddim_eta(T eta = 1) : ancestral<T>({.eta = eta, .s_noise = 1, .variance = ancestral_variance::posterior,
-                                               .epsilon = epsilon_source::model, .no_noise_at_t0 = false}) {}
-};
+ancestral<T> ddim_eta(T eta = 1) {
+  return ancestral<T>({.eta = eta, .s_noise = 1, .variance = ancestral_variance::posterior, .epsilon = epsilon_source::model,
+                       .no_noise_at_t0 = false});
+}
 
 }  // namespace ferry

@@ -15,14 +15,14 @@ namespace ferry {
 /// DDPMScheduler's `variance_type` values ferry implements.
 enum class ddpm_variance { fixed_small, fixed_large };
 
+/// The ancestral policy configured as DDPM.
 template <class T = double>
-struct ddpm : ancestral<T> {
-  explicit ddpm(ddpm_variance v = ddpm_variance::fixed_small)
-      : ancestral<T>({.eta = 1,
-                      .s_noise = 1,
-                      .variance = v == ddpm_variance::fixed_large ? ancestral_variance::transition : ancestral_variance::posterior,
-                      .epsilon = epsilon_source::state,
-                      .no_noise_at_t0 = true}) {}
-};
+ancestral<T> ddpm(ddpm_variance v = ddpm_variance::fixed_small) {
+  return ancestral<T>({.eta = 1,
+                       .s_noise = 1,
+                       .variance = v == ddpm_variance::fixed_large ? ancestral_variance::transition : ancestral_variance::posterior,
+                       .epsilon = epsilon_source::state,
+                       .no_noise_at_t0 = true});
+}
 
 }  // namespace ferry

@@ -2,7 +2,7 @@
 // DPM-Solver++(2S) ancestral (k-diffusion sample_dpmpp_2s_ancestral): each step is a deterministic
 // DPM-Solver++(2S) step (Lu et al. 2022b, Alg. 1, r = ½; ode/dpmpp_2s.hpp) to σ̃_down, then fresh
 // noise of standard deviation σ̃_up (the ancestral split, detail/ancestral.hpp, in σ̃ = σ/α):
-//   (σ̃_down, σ̃_up) = ancestral_step(σ̃_cur, σ̃_next, η)
+//   (σ̃_down, σ̃_up) = get_ancestral_step(σ̃_cur, σ̃_next, η)
 //   x_down = DPM-Solver++(2S)(x, cur → down)                  (two model evaluations)
 //   x_next = x_down + s_noise·α_next·σ̃_up·z                   (k-diffusion adds nothing when σ_next = 0)
 // With σ̃_down = 0 the 2S step is first order and lands on α_next·x̂0 (k-diffusion's Euler step).
@@ -13,7 +13,8 @@
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/detail/ancestral.hpp"
 #include "ferry/solvers/ode/dpmpp_2s.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
 
@@ -43,7 +44,7 @@ struct dpmpp_2s_ancestral {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto [down, up] = detail::ancestral_step(s.cur.sigma_edm(), s.next.sigma_edm(), T(opt.eta));
+    const auto [down, up] = detail::get_ancestral_step(s.cur.sigma_edm(), s.next.sigma_edm(), T(opt.eta));
     two_s_.step(p, {s.cur, detail::down_level(s.next, down), s.index, s.count}, x);  // to σ̃_down
     if (s.next.sigma > 0 && up > 0) {
       p.normal(s.index, 0, z_.view());
@@ -52,12 +53,7 @@ struct dpmpp_2s_ancestral {
   }
 
  private:
-  void check_options() const {
-    if (!(opt.eta >= 0 && std::isfinite(opt.eta)))
-      throw config_error(detail::cat("dpmpp-2s-ancestral: eta = ", opt.eta, "; expected a finite value >= 0"));
-    if (!(opt.s_noise >= 0 && std::isfinite(opt.s_noise)))
-      throw config_error(detail::cat("dpmpp-2s-ancestral: s_noise = ", opt.s_noise, "; expected a finite value >= 0"));
-  }
+  void check_options() const { detail::check_eta_s_noise("dpmpp-2s-ancestral", opt.eta, opt.s_noise); }
 
   dpmpp_2s<T> two_s_;
   batch<T> z_;

@@ -27,7 +27,8 @@
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/phi.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
 
@@ -91,12 +92,7 @@ struct dpmpp_multistep_sde {
   }
 
  private:
-  void check_options() const {
-    if (!(opt.eta >= 0 && std::isfinite(opt.eta)))
-      throw config_error(detail::cat("dpmpp-sde multistep: eta = ", opt.eta, "; expected a finite value >= 0"));
-    if (!(opt.s_noise >= 0 && std::isfinite(opt.s_noise)))
-      throw config_error(detail::cat("dpmpp-sde multistep: s_noise = ", opt.s_noise, "; expected a finite value >= 0"));
-  }
+  void check_options() const { detail::check_eta_s_noise("dpmpp-sde multistep", opt.eta, opt.s_noise); }
 
   detail::history<T, std::size_t(Order)> hist_;
   batch<T> z_;

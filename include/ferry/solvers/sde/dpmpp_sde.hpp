@@ -4,9 +4,9 @@
 // (the schedule's positive levels; random/brownian_tree.hpp) keyed by the run's seed and rows.
 // With h = λ_next − λ_cur, λ_s = λ_cur + r·h (r = ½), σ̃_s = e^{−λ_s}, x̃ = x/α:
 //   z(a, b)  = (W(b) − W(a))/√|b − a|                                   (k-diffusion BrownianTreeNoiseSampler)
-//   (d1, u1) = ancestral_step(σ̃_cur, σ̃_s, η)                           (detail/ancestral.hpp)
+//   (d1, u1) = get_ancestral_step(σ̃_cur, σ̃_s, η)                           (detail/ancestral.hpp)
 //   x̃_s      = (d1/σ̃_cur)·x̃ − expm1(λ_cur + log d1)·x̂0 + s_noise·u1·z(σ̃_cur, σ̃_s)
-//   (d2, u2) = ancestral_step(σ̃_cur, σ̃_next, η),  D = (1 − 1/2r)·x̂0 + (1/2r)·x̂0(x_s, s)
+//   (d2, u2) = get_ancestral_step(σ̃_cur, σ̃_next, η),  D = (1 − 1/2r)·x̂0 + (1/2r)·x̂0(x_s, s)
 //   x̃_next   = (d2/σ̃_cur)·x̃ − expm1(λ_cur + log d2)·D + s_noise·u2·z(σ̃_cur, σ̃_next)
 // (Lu et al. 2022b, DPM-Solver++ Alg. 1 with r, made ancestral). Both increments start at σ̃_cur, as
 // k-diffusion's: they are correlated, as the Brownian path makes them. A step to σ = 0 lands on x̂0
@@ -26,7 +26,8 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/detail/ancestral.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
 
@@ -83,7 +84,7 @@ struct dpmpp_sde {
     tree_.value(sigma, w_cur_.view());
 
     // stage 1, to σ̃_s:  x_s = α_s·[(d1/σ̃)·x/α − expm1(λ + log d1)·x̂0 + s_noise·u1·z]
-    const auto [d1, u1] = detail::ancestral_step(sigma, std::exp(-lambda_s), eta);
+    const auto [d1, u1] = detail::get_ancestral_step(sigma, std::exp(-lambda_s), eta);
     brownian_normal(sigma, std::exp(-lambda_s));
     simd::lincomb<T, 3>(x_s_.view().span(),
                         {mid.alpha * d1 / s.cur.sigma, -mid.alpha * std::expm1(s.cur.lambda + std::log(d1)), mid.alpha * s_noise * u1},
@@ -91,7 +92,7 @@ struct dpmpp_sde {
     p.data(x_s_.view(), mid, x0_s_.view());
 
     // stage 2, to σ̃_next:  x_next = α_next·[(d2/σ̃)·x/α − expm1(λ + log d2)·((1 − fac)·x̂0 + fac·x̂0_s) + s_noise·u2·z]
-    const auto [d2, u2] = detail::ancestral_step(sigma, s.next.sigma_edm(), eta);
+    const auto [d2, u2] = detail::get_ancestral_step(sigma, s.next.sigma_edm(), eta);
     brownian_normal(sigma, s.next.sigma_edm());
     const T a = s.next.alpha, c = -a * std::expm1(s.cur.lambda + std::log(d2));
     simd::lincomb<T, 4>(x.span(), {a * d2 / s.cur.sigma, c * (1 - fac), c * fac, a * s_noise * u2},
@@ -111,10 +112,7 @@ struct dpmpp_sde {
       return nullptr;
   }
   void check_options() const {
-    if (!(opt.eta >= 0 && std::isfinite(opt.eta)))
-      throw config_error(detail::cat("dpmpp-sde: eta = ", opt.eta, "; expected a finite value >= 0"));
-    if (!(opt.s_noise >= 0 && std::isfinite(opt.s_noise)))
-      throw config_error(detail::cat("dpmpp-sde: s_noise = ", opt.s_noise, "; expected a finite value >= 0"));
+    detail::check_eta_s_noise("dpmpp-sde", opt.eta, opt.s_noise);
     if (!(opt.r > 0 && opt.r <= 1)) throw config_error(detail::cat("dpmpp-sde: r = ", opt.r, "; expected 0 < r <= 1"));
     if (!(opt.tree_tol > 0 && opt.tree_tol < 1))
       throw config_error(detail::cat("dpmpp-sde: tree_tol = ", opt.tree_tol, "; expected 0 < tree_tol < 1"));

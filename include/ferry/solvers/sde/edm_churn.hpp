@@ -18,7 +18,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
 
@@ -38,10 +39,8 @@ struct edm_churn {
   churn_options opt;
 
   edm_churn(Solver s, churn_options o) : inner(std::move(s)), opt(o) {
-    if (!(opt.s_churn >= 0) || !std::isfinite(opt.s_churn))
-      throw config_error(detail::cat("churn: s_churn=", opt.s_churn, " must be finite and >= 0"));
-    if (!(opt.s_noise >= 0) || !std::isfinite(opt.s_noise))
-      throw config_error(detail::cat("churn: s_noise=", opt.s_noise, " must be finite and >= 0"));
+    detail::check_noise_scale("churn", "s_churn", opt.s_churn);
+    detail::check_noise_scale("churn", "s_noise", opt.s_noise);
     if (!(opt.s_tmin >= 0) || !(opt.s_tmax >= opt.s_tmin))
       throw config_error(detail::cat("churn: need 0 <= s_tmin <= s_tmax, got s_tmin=", opt.s_tmin, ", s_tmax=", opt.s_tmax));
   }

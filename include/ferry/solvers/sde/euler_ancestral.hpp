@@ -12,11 +12,11 @@
 
 namespace ferry {
 
+/// The ancestral policy configured as Euler ancestral.
 template <class T = double>
-struct euler_ancestral : ancestral<T> {
-  explicit euler_ancestral(T eta = 1, T s_noise = 1)
-      : ancestral<T>({.eta = eta, .s_noise = s_noise, .variance = ancestral_variance::posterior,
-                      .epsilon = epsilon_source::state, .no_noise_at_t0 = false}) {}
-};
+ancestral<T> euler_ancestral(T eta = 1, T s_noise = 1) {
+  return ancestral<T>({.eta = eta, .s_noise = s_noise, .variance = ancestral_variance::posterior,
+                       .epsilon = epsilon_source::state, .no_noise_at_t0 = false});
+}
 
 }  // namespace ferry

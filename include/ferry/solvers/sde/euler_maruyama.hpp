@@ -22,8 +22,9 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/solvers/detail/combine.hpp"
-#include "ferry/solvers/detail/explicit_rk.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/solvers/ode/explicit_rk.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/noise_scale.hpp"
 
 namespace ferry {
 
@@ -44,9 +45,7 @@ struct euler_maruyama {
   } opt;
 
   euler_maruyama() = default;
-  explicit euler_maruyama(options o) : opt(o) {
-    if (!(opt.eta >= 0) || !std::isfinite(opt.eta)) throw config_error(detail::cat("euler-maruyama: eta=", opt.eta, " must be >= 0"));
-  }
+  explicit euler_maruyama(options o) : opt(o) { detail::check_noise_scale("euler-maruyama", "eta", opt.eta); }
 
   void reset(extent e) {
     x0_.resize(e);

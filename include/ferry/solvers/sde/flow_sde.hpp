@@ -12,9 +12,10 @@
 
 namespace ferry {
 
+/// Euler–Maruyama configured as the flow SDE.
 template <class T = double>
-struct flow_sde : euler_maruyama<T> {
-  explicit flow_sde(T eta = 1) : euler_maruyama<T>({.eta = eta, .diffusion = sde_diffusion::sigma_rate}) {}
-};
+euler_maruyama<T> flow_sde(T eta = 1) {
+  return euler_maruyama<T>({.eta = eta, .diffusion = sde_diffusion::sigma_rate});
+}
 
 }  // namespace ferry

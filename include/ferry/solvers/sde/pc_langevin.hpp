@@ -16,7 +16,7 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 #include "ferry/solvers/sde/euler_maruyama.hpp"
 
 namespace ferry {

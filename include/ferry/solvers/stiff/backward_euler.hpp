@@ -6,7 +6,7 @@
 #include <cstddef>
 
 #include "ferry/core/batch.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 #include "ferry/solvers/stiff/implicit_options.hpp"
 #include "ferry/solvers/stiff/newton_stage.hpp"
 

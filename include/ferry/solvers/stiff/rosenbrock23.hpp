@@ -24,7 +24,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
+#include "ferry/solvers/detail/step_control.hpp"
 #include "ferry/solvers/stiff/shifted_jacobian.hpp"
 
 namespace ferry {
@@ -48,10 +49,7 @@ struct rosenbrock23 {
 
   rosenbrock23() = default;
   explicit rosenbrock23(options o) : opt(o) {
-    if (!(o.rtol >= 0) || !(o.atol >= 0) || (o.rtol == 0 && o.atol == 0))
-      throw config_error(detail::cat("rosenbrock23: rtol=", o.rtol, ", atol=", o.atol, "; need both >= 0 and one > 0"));
-    if (!(o.safety > 0 && o.safety <= 1) || !(o.factor_min > 0 && o.factor_min < 1) || !(o.factor_max > 1))
-      throw config_error("rosenbrock23: need 0 < safety <= 1, 0 < factor_min < 1 < factor_max");
+    detail::check_step_control("rosenbrock23", o.rtol, o.atol, o.safety, o.factor_min, o.factor_max);
     opt.linear.validate("rosenbrock23");
   }
 
@@ -79,7 +77,7 @@ struct rosenbrock23 {
       if (!fresh) linearise(p, lv);
       fresh = true;
       attempt_step(p, lv, lv_end, h);
-      const T err = opt.adaptive ? error_norm() : T(0);
+      const T err = opt.adaptive ? detail::error_norm(err_, y_, y_new_, opt.atol, opt.rtol) : T(0);
       if (err <= 1) {
         ++accepted;
         std::swap(y_, y_new_);
@@ -90,10 +88,8 @@ struct rosenbrock23 {
       } else {
         ++rejected;
       }
-      const T grow = rejected_last ? T(1) : opt.factor_max;
-      const T factor = err == 0 ? grow : std::clamp(opt.safety * std::pow(err, T(-1) / 3), opt.factor_min, grow);
+      h *= detail::step_factor(err, T(-1) / 3, opt.safety, opt.factor_min, opt.factor_max, rejected_last);
       rejected_last = err > 1;
-      h *= factor;
     }
     std::copy(y_.data(), y_.data() + y_.size(), x.data);
   }
@@ -132,17 +128,6 @@ struct rosenbrock23 {
                         {f2_.data(), k2_.data(), f1_.data(), k1_.data(), f0_.data(), dt_.data()});
     sys_.solve(p, gamma, k3_.view());
     simd::lincomb<T, 3>(err_.view().span(), {h / 6, -h / 3, h / 6}, {k1_.data(), k2_.data(), k3_.data()});
-  }
-
-  T error_norm() const {
-    T acc = 0;
-    const std::size_t n = y_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const T scale = opt.atol + opt.rtol * std::max(std::abs(y_.data()[i]), std::abs(y_new_.data()[i]));
-      const T r = err_.data()[i] / scale;
-      acc += r * r;
-    }
-    return std::sqrt(acc / T(n));
   }
 
   detail::shifted_jacobian<T> sys_;

@@ -14,7 +14,6 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
-#include <string_view>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
@@ -23,13 +22,6 @@
 namespace ferry {
 
 enum class linear_solver { automatic, dense, krylov };
-
-inline linear_solver parse_linear_solver(std::string_view s) {
-  if (s == "auto" || s == "automatic") return linear_solver::automatic;
-  if (s == "dense" || s == "lu") return linear_solver::dense;
-  if (s == "krylov" || s == "gmres") return linear_solver::krylov;
-  throw config_error(detail::cat("linear solver \"", s, "\" is unknown; expected auto, dense or krylov"));
-}
 
 /// How an implicit stepper solves (I − γJ)δ = r.
 template <class T>

@@ -8,7 +8,7 @@
 
 #include "ferry/core/batch.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/schedule.hpp"
 #include "ferry/solvers/stiff/implicit_options.hpp"
 #include "ferry/solvers/stiff/newton_stage.hpp"
 

@@ -22,8 +22,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/detail/butcher_tableau.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/solvers/ode/butcher_tableau.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 

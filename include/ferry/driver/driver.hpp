@@ -18,8 +18,8 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/pf_ode.hpp"
-#include "ferry/solvers/schedule.hpp"
+#include "ferry/driver/pf_ode.hpp"
+#include "ferry/driver/schedule.hpp"
 
 namespace ferry {
 
