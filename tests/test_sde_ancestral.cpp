@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "sde_reference.hpp"
 #include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"

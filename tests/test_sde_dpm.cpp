@@ -14,7 +14,6 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
-#include "sde_reference.hpp"
 #include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
