@@ -27,6 +27,7 @@
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
+#include "ferry/core/linspace.hpp"
 #include "ferry/grid/grid_kind.hpp"
 #include "ferry/grid/grid_spec.hpp"
 #include "ferry/process/edm.hpp"
@@ -49,14 +50,6 @@ level<typename P::value_type> data_level(const P& p) {
 }
 
 namespace detail {
-
-// torch.linspace(start, end, n)[i].
-template <class T>
-T linspace_at(T start, T end, std::size_t n, std::size_t i) {
-  if (n == 1) return start;
-  const T step = (end - start) / static_cast<T>(n - 1);
-  return i < n / 2 ? start + step * static_cast<T>(i) : end - step * static_cast<T>(n - 1 - i);
-}
 
 // A process may carry a default sampling range in σ̃ (EDM: data members, VE: accessors).
 template <class P>
