@@ -63,7 +63,8 @@ TEST_CASE("every ComfyUI scheduler case: the same list to 1e-6 relative, zeros e
     if (c.at("kind") != "comfy-scheduler") continue;
     INFO(name);
     const std::vector<double> want = c.at("sigmas");
-    const std::vector<double> got = with_process(c.at("model_sampling"), [&](const auto& p) { return grid_sigmas(p, case_spec(c)); });
+    const spec s = case_spec(c);
+    const std::vector<double> got = with_process(c.at("model_sampling"), [&](const auto& p) { return grid_sigmas(p, s); });
     REQUIRE(got.size() == want.size());
     for (std::size_t i = 0; i < want.size(); ++i) {
       INFO("entry " << i << ": " << got[i] << " vs " << want[i]);
@@ -117,7 +118,7 @@ TEST_CASE("a flow's discrete table is ComfyUI's ModelSamplingDiscreteFlow", "[gr
   CHECK(flow<double>(3.0).num_train_timesteps() == 0);
 }
 
-TEST_CASE("a scheduler's levels visit its list: vp beyond the table, kl-optimal's float32 1 + 2^-23 on a flow", "[grid][comfy]") {
+TEST_CASE("a scheduler's levels visit its list: vp beyond the table, kl-optimal on a flow from sigma = 1", "[grid][comfy]") {
   const auto sd = discrete_vp<double>::comfy();
   for (const grid_kind k : {grid_kind::simple, grid_kind::normal, grid_kind::beta, grid_kind::karras, grid_kind::vp, grid_kind::gits,
                             grid_kind::ays_sdxl, grid_kind::polyexponential}) {
@@ -143,6 +144,22 @@ TEST_CASE("a scheduler's levels visit its list: vp beyond the table, kl-optimal'
   REQUIRE(lv.size() == kl.size());
   CHECK(lv.front().alpha == 0);
   for (std::size_t i = 0; i < lv.size(); ++i) CHECK(lv[i].sigma == kl[i]);
+}
+
+TEST_CASE("in float the lists are the float64 lists rounded (float32 runs)", "[grid][comfy]") {
+  const auto sd32 = discrete_vp<float>::comfy();
+  const auto sd64 = discrete_vp<double>::comfy();
+  for (const grid_kind k : {grid_kind::simple, grid_kind::sgm_uniform, grid_kind::ddim_uniform, grid_kind::beta, grid_kind::gits,
+                            grid_kind::kl_optimal, grid_kind::karras}) {
+    INFO(to_string(k));
+    const std::vector<float> a = grid_sigmas(sd32, grid_spec<float>{.kind = k, .steps = 9});
+    const std::vector<double> b = grid_sigmas(sd64, spec{.kind = k, .steps = 9});
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).epsilon(3e-7));
+    CHECK(make_grid(sd32, grid_spec<float>{.kind = k, .steps = 9}).size() == a.size());
+  }
+  const std::vector<float> f = grid_sigmas(flow<float>::discrete(3.0f, 1000), grid_spec<float>{.kind = grid_kind::normal, .steps = 5});
+  CHECK(f.front() == 1.0f);
 }
 
 TEST_CASE("beta drops repeated timesteps as ComfyUI does, so a run can have fewer steps", "[grid][comfy]") {
@@ -192,6 +209,7 @@ TEST_CASE("a grid that needs a discrete table on a process without one names bot
                      "grid: normal needs a discrete sigma table (discrete_vp, or flow with num_train_timesteps), but the process is "
                      "flow without num_train_timesteps");
   CHECK_CONFIG_ERROR(make_grid(vp_linear<double>{}, spec{.kind = grid_kind::ddim_uniform, .steps = 10}), "the process is vp_linear");
+  CHECK_CONFIG_ERROR(make_grid(ve<double>{}, spec{.kind = grid_kind::beta, .steps = 10}), "the process is ve");
   CHECK_CONFIG_ERROR(make_grid(vp_cosine<double>{}, spec{.kind = grid_kind::kl_optimal, .steps = 10}),
                      "grid: kl-optimal needs sigma_min and sigma_max, or a process with a sigma range");
   // … while the rules that read only a σ range take the process's own (EDM's 0.002 … 80) or the options
