@@ -264,6 +264,8 @@ TEST_CASE("the table factories refuse what cannot be a table", "[grid][comfy][pr
   CHECK_CONFIG_ERROR(discrete_vp<double>::comfy(beta_schedule::scaled_linear, 1000, 0, 0.012), "discrete_vp: beta_start=0 must lie in (0, 1)");
   CHECK_CONFIG_ERROR(discrete_vp<double>::comfy(beta_schedule::linear, 1000, 0.0001, 1.5), "discrete_vp: beta_end=1.5 must lie in (0, 1)");
   CHECK_CONFIG_ERROR(discrete_vp<double>::comfy(beta_schedule::scaled_linear, 1), "num_train_timesteps=1 must be at least 2");
+  CHECK_THROWS_WITH(discrete_vp<double>::comfy(beta_schedule::scaled_linear, 1000, 0.00085, 0.999),
+                    Catch::Contains("overflows the float32 table"));
   CHECK_CONFIG_ERROR(flow<double>::discrete(3.0, 1), "flow: num_train_timesteps=1 must be at least 2");
   CHECK_CONFIG_ERROR(flow<double>::discrete(-1.0, 1000), "flow: shift=-1 must be finite and > 0");
 }

@@ -91,6 +91,15 @@ struct comfy_sampling {
   }
 };
 
+/// Whether a process has a discrete σ table: discrete_vp, and a flow with num_train_timesteps.
+template <class P>
+bool has_sigma_table(const P& p) {
+  using T = typename P::value_type;
+  if constexpr (std::is_same_v<P, discrete_vp<T>>) return true;
+  else if constexpr (std::is_same_v<P, flow<T>>) return p.num_train_timesteps() > 0;
+  else return (void)p, false;
+}
+
 /// The model sampling of a process with a discrete σ table; none for other processes.
 template <class P>
 std::optional<comfy_sampling> comfy_model_sampling(const P& p) {

@@ -163,13 +163,6 @@ constexpr bool comfy_kind(grid_kind k) {
          k != grid_kind::exponential && k != grid_kind::custom;
 }
 template <noise_process P>
-bool has_sigma_table(const P& p) {
-  using T = typename P::value_type;
-  if constexpr (std::is_same_v<P, discrete_vp<T>>) return true;
-  else if constexpr (std::is_same_v<P, flow<T>>) return p.num_train_timesteps() > 0;
-  else return false;
-}
-template <noise_process P>
 bool is_sigma_list(const P& p, grid_kind k) {
   return comfy_kind(k) || ((k == grid_kind::karras || k == grid_kind::exponential) && has_sigma_table(p));
 }

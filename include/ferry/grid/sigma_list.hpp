@@ -7,10 +7,10 @@
 //
 // The level's α, σ and λ are the entry itself (α = 1; 1 − σ on a flow; 1/√(1 + σ̃²) and σ̃·α on a VP
 // process), not the process re-evaluated at t(σ), so no rounding of the time map reaches the sampler;
-// t and the derivatives α', σ' are the process's at the time of that σ. An entry beyond the range of
-// a process with a bounded time (a discrete table's σ̃_max, which k-diffusion's vp grid passes) keeps
-// its own α, σ, λ with t at the end of the range: solvers that step in λ or σ (every ComfyUI sampler)
-// run it; solvers in the process's own time see no time pass there.
+// t = t_of_lambda(−log σ̃) and the derivatives α', σ' are the process's at that time. An entry beyond
+// the σ̃_max of a discrete table (which k-diffusion's vp grid passes) keeps its own α, σ, λ, with t
+// clamped to the table's end: solvers that step in λ or σ (every ComfyUI sampler) run it; solvers in
+// the process's own time see no time pass there.
 #include <cmath>
 #include <cstddef>
 #include <span>

@@ -193,8 +193,11 @@ class discrete_vp {
     for (std::size_t i = 0; i < n; ++i) abar[i] = acc *= 1 - betas[i];  // torch.cumprod in float64
     check_table(std::span<const double>(abar));
     discrete_vp p;
-    for (const double a : abar) {
-      const double s64 = std::sqrt((1 - a) / a);
+    for (std::size_t k = 0; k < n; ++k) {
+      const double a = abar[k], s64 = std::sqrt((1 - a) / a);
+      if (!std::isfinite(static_cast<float>(s64)))
+        throw domain_error(detail::cat("discrete_vp: sigma[", k, "] = ", s64, " overflows the float32 table (alphas_cumprod = ", a,
+                                       "); lower beta_end"));
       p.abar_.push_back(T(a));
       p.sigma_.push_back(T(static_cast<float>(s64)));
       p.log_sigma_.push_back(T(static_cast<float>(std::log(s64))));
