@@ -137,8 +137,6 @@ void check_spec(const grid_spec<T>& spec) {
     if (v && !(*v > 0 && *v <= 50)) throw config_error(cat("grid: ", key, "=", *v, " must lie in (0, 50]"));
   for (const auto& [v, key] : {std::pair{spec.beta_d, "beta_d"}, std::pair{spec.beta_min, "beta_min"}})
     if (v && !(*v >= 0 && std::isfinite(*v))) throw config_error(cat("grid: ", key, "=", *v, " must be finite and >= 0"));
-  if (spec.kind == grid_kind::vp && !(spec.beta_d.value_or(T(19.9)) + spec.beta_min.value_or(T(0.1)) > 0))
-    throw config_error("grid: vp needs beta_d + beta_min > 0 (every sigma is 0 otherwise)");
   if (spec.eps_s && !(*spec.eps_s > 0 && *spec.eps_s < 1))
     throw config_error(cat("grid: eps_s=", *spec.eps_s, " must lie in (0, 1)"));
   if (spec.coeff) gits_coefficient_index(double(*spec.coeff));
@@ -237,10 +235,12 @@ std::vector<typename P::value_type> comfy_sigmas(const P& p, const grid_spec<typ
       s = polyexponential_sigmas(n, lo, hi, double(spec.rho.value_or(T(1))), zero);
       break;
     }
-    case grid_kind::vp:  // the VPScheduler node's defaults
-      s = vp_sigmas(n, double(spec.beta_d.value_or(T(19.9))), double(spec.beta_min.value_or(T(0.1))),
-                    double(spec.eps_s.value_or(T(1e-3))), zero);
+    case grid_kind::vp: {  // the VPScheduler node's defaults
+      const double beta_d = double(spec.beta_d.value_or(T(19.9))), beta_min = double(spec.beta_min.value_or(T(0.1)));
+      if (!(beta_d + beta_min > 0)) throw config_error("grid: vp needs beta_d + beta_min > 0 (every sigma is 0 otherwise)");
+      s = vp_sigmas(n, beta_d, beta_min, double(spec.eps_s.value_or(T(1e-3))), zero);
       break;
+    }
     case grid_kind::ays_sd1: s = ays_sigmas(false, spec.steps); break;
     case grid_kind::ays_sdxl: s = ays_sigmas(true, spec.steps); break;
     case grid_kind::gits: s = gits_sigmas(gits_coefficient_index(double(spec.coeff.value_or(T(1.2)))), spec.steps); break;
