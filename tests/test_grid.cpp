@@ -40,7 +40,9 @@ TEST_CASE("grid kinds parse from their CLI names and reject others listing them"
     CHECK(to_string(parse_grid_kind(name)) == name);
   CHECK(parse_grid_kind("uniform-logsnr") == grid_kind::uniform_logsnr);
   CHECK_CONFIG_ERROR(parse_grid_kind("linear"),
-                     "\"linear\" is unknown; expected uniform, uniform-logsnr, quadratic, karras, exponential or custom");
+                     "\"linear\" is unknown; expected uniform, uniform-logsnr, quadratic, karras, exponential, custom, simple, "
+                     "sgm-uniform, normal, ddim-uniform, beta, linear-quadratic, kl-optimal, ays-sd1, ays-sdxl, gits, "
+                     "polyexponential or vp");
 }
 
 TEST_CASE("karras grid on EDM is k-diffusion's get_sigmas_karras for the reference cases", "[grid]") {

@@ -1,7 +1,7 @@
 #pragma once
 // Time grids: the levels of a noise process at which a sampler evaluates its model, from high noise
-// to low. Every spacing is a formula in one variable — t, √t, λ, σ̃^{1/ρ} or log σ̃ with
-// σ̃ = σ/α the EDM noise level — mapped back to the process's time and filled with level_at.
+// to low. ferry's own rules are each a formula in one variable — t, √t, λ, σ̃^{1/ρ} or log σ̃ with
+// σ̃ = σ/α the EDM noise level — mapped back to the process's time and filled with level_at:
 //
 //   uniform         t_i = linspace(t_hi, t_lo, n)
 //   uniform-logsnr  λ_i = linspace(λ_hi, λ_lo, n),          t_i = t(λ_i)
@@ -14,6 +14,11 @@
 // get_sigmas_karras). n = steps when final_zero appends the data level, n = steps + 1 otherwise.
 // linspace is torch.linspace's: the first half counts up from the start, the second half down from
 // the end, so both ends are exact and the points match k-diffusion's ramp.
+//
+// ComfyUI's schedulers (simple … vp, grid/comfy.hpp) are σ lists, and so are karras and exponential
+// on a process with a discrete σ table (discrete_vp, a flow with num_train_timesteps), where ComfyUI
+// takes σ_min and σ_max from the table; their levels are levels_at_sigmas of the list.
+// grid_sigmas gives any grid as the σ list a peer prints (`ferry info --json`).
 #include <algorithm>
 #include <cmath>
 #include <concepts>
@@ -21,42 +26,28 @@
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
+#include "ferry/core/linspace.hpp"
+#include "ferry/grid/comfy.hpp"
 #include "ferry/grid/grid_kind.hpp"
 #include "ferry/grid/grid_spec.hpp"
+#include "ferry/grid/sigma_list.hpp"
+#include "ferry/process/discrete_vp.hpp"
 #include "ferry/process/edm.hpp"
+#include "ferry/process/flow.hpp"
+#include "ferry/process/ve.hpp"
+#include "ferry/process/vp_cosine.hpp"
+#include "ferry/process/vp_linear.hpp"
 
 namespace ferry {
 
-/// The data level x = x0 that a final_zero grid ends at: t = 0, α = 1, σ = 0, λ = +∞. Where the
-/// process itself reaches σ = 0 at t = 0 (VP, flow, EDM) its derivatives there are kept (σ' = +∞ for
-/// VP, whose σ grows like √t); VE never reaches σ = 0, so its data level sits at t = 0 with zero
-/// derivatives, below σ(0) = σ_min.
-template <noise_process P>
-level<typename P::value_type> data_level(const P& p) {
-  using T = typename P::value_type;
-  level<T> lv{};
-  if (p.sigma(T(0)) == 0) {
-    lv.d_alpha = p.d_alpha(T(0));
-    lv.d_sigma = p.d_sigma(T(0));
-  }
-  return lv;
-}
-
 namespace detail {
-
-// torch.linspace(start, end, n)[i].
-template <class T>
-T linspace_at(T start, T end, std::size_t n, std::size_t i) {
-  if (n == 1) return start;
-  const T step = (end - start) / static_cast<T>(n - 1);
-  return i < n / 2 ? start + step * static_cast<T>(i) : end - step * static_cast<T>(n - 1 - i);
-}
 
 // A process may carry a default sampling range in σ̃ (EDM: data members, VE: accessors).
 template <class P>
@@ -75,14 +66,6 @@ std::optional<typename P::value_type> process_sigma(const P& p, bool high) {
   if constexpr (sigma_range_fields<P>) return high ? p.sigma_max : p.sigma_min;
   else if constexpr (sigma_range_methods<P>) return high ? p.sigma_max() : p.sigma_min();
   else return std::nullopt;
-}
-
-// The time at which σ/α = s: t(−log s), exactly s for EDM (σ = t) so its σ grids are bit-exact.
-template <noise_process P>
-typename P::value_type t_of_sigma_edm(const P& p, typename P::value_type s) {
-  using T = typename P::value_type;
-  if constexpr (std::is_same_v<P, edm<T>>) return s;
-  else return p.t_of_lambda(-std::log(s));
 }
 
 // One end of a grid's range, in the three variables the spacings use.
@@ -133,8 +116,8 @@ template <class T>
 void check_spec(const grid_spec<T>& spec) {
   if (spec.kind != grid_kind::custom && spec.steps < 1)
     throw config_error(cat("grid: steps=", spec.steps, "; need at least 1"));
-  if (!(spec.rho > 0) || !std::isfinite(spec.rho))
-    throw config_error(cat("grid: rho=", spec.rho, " must be finite and > 0"));
+  if (spec.rho && (!(*spec.rho > 0) || !std::isfinite(*spec.rho)))
+    throw config_error(cat("grid: rho=", *spec.rho, " must be finite and > 0"));
   if (spec.kind != grid_kind::custom && !spec.times.empty())
     throw config_error(cat("grid: ", spec.times.size(), " custom times given but the kind is ", to_string(spec.kind),
                            "; use kind custom"));
@@ -142,6 +125,128 @@ void check_spec(const grid_spec<T>& spec) {
     throw config_error(cat("grid: sigma_min=", *spec.sigma_min, " must be below sigma_max=", *spec.sigma_max));
   if (spec.t_min && spec.t_max && !(*spec.t_min < *spec.t_max))
     throw config_error(cat("grid: t_min=", *spec.t_min, " must be below t_max=", *spec.t_max));
+  // ComfyUI's options: only their own kind reads them, each within the peer's range.
+  const std::string_view kind = to_string(spec.kind);
+  auto own = [&](const std::optional<T>& v, const char* key, grid_kind owner) {
+    if (v && spec.kind != owner)
+      throw config_error(cat("grid: ", key, " is an option of ", to_string(owner), ", not of ", kind));
+  };
+  own(spec.alpha, "alpha", grid_kind::beta), own(spec.beta, "beta", grid_kind::beta), own(spec.coeff, "coeff", grid_kind::gits);
+  own(spec.beta_d, "beta_d", grid_kind::vp), own(spec.beta_min, "beta_min", grid_kind::vp), own(spec.eps_s, "eps_s", grid_kind::vp);
+  for (const auto& [v, key] : {std::pair{spec.alpha, "alpha"}, std::pair{spec.beta, "beta"}})
+    if (v && !(*v > 0 && *v <= 50)) throw config_error(cat("grid: ", key, "=", *v, " must lie in (0, 50]"));
+  for (const auto& [v, key] : {std::pair{spec.beta_d, "beta_d"}, std::pair{spec.beta_min, "beta_min"}})
+    if (v && !(*v >= 0 && std::isfinite(*v))) throw config_error(cat("grid: ", key, "=", *v, " must be finite and >= 0"));
+  if (spec.eps_s && !(*spec.eps_s > 0 && *spec.eps_s < 1))
+    throw config_error(cat("grid: eps_s=", *spec.eps_s, " must lie in (0, 1)"));
+  if (spec.coeff) gits_coefficient_index(double(*spec.coeff));
+}
+
+// The name of a process in messages.
+template <noise_process P>
+std::string process_name(const P& p) {
+  using T = typename P::value_type;
+  if constexpr (std::is_same_v<P, edm<T>>) return "edm";
+  else if constexpr (std::is_same_v<P, ve<T>>) return "ve";
+  else if constexpr (std::is_same_v<P, vp_linear<T>>) return "vp_linear";
+  else if constexpr (std::is_same_v<P, vp_cosine<T>>) return "vp_cosine";
+  else if constexpr (std::is_same_v<P, discrete_vp<T>>) return "discrete_vp";
+  else if constexpr (std::is_same_v<P, flow<T>>) return p.num_train_timesteps() ? "flow" : "flow without num_train_timesteps";
+  else return "this process";
+}
+
+// ComfyUI's kinds are σ lists; karras and exponential are too on a process with a discrete σ table.
+constexpr bool comfy_kind(grid_kind k) {
+  return k != grid_kind::uniform && k != grid_kind::uniform_logsnr && k != grid_kind::quadratic && k != grid_kind::karras &&
+         k != grid_kind::exponential && k != grid_kind::custom;
+}
+template <noise_process P>
+bool is_sigma_list(const P& p, grid_kind k) {
+  return comfy_kind(k) || ((k == grid_kind::karras || k == grid_kind::exponential) && has_sigma_table(p));
+}
+
+// The σ list of a σ-list kind (see grid/comfy.hpp).
+template <noise_process P>
+std::vector<typename P::value_type> comfy_sigmas(const P& p, const grid_spec<typename P::value_type>& spec) {
+  using T = typename P::value_type;
+  const grid_kind k = spec.kind;
+  const std::string_view kind = to_string(k);
+  const bool reads_range = k == grid_kind::karras || k == grid_kind::exponential || k == grid_kind::kl_optimal ||
+                           k == grid_kind::polyexponential;
+  if (spec.t_min || spec.t_max)
+    throw config_error(cat("grid: ", kind, " on ", process_name(p), " is a sigma list; t_min and t_max must be unset"));
+  if (!reads_range && (spec.sigma_min || spec.sigma_max))
+    throw config_error(cat("grid: ", kind, " takes no sigma_min or sigma_max", k == grid_kind::vp ? " (its range is beta_d, beta_min, eps_s)" : ""));
+  const bool zero = resolved_final_zero(spec);
+  if (!zero && !reads_range && k != grid_kind::vp)
+    throw config_error(cat("grid: ", kind, " always ends at sigma = 0 (ComfyUI's list); final_zero=false is not available"));
+  if ((k == grid_kind::kl_optimal || k == grid_kind::gits) && spec.steps < 2)
+    throw config_error(cat("grid: ", kind, " needs steps >= 2, got ", spec.steps,
+                           k == grid_kind::gits ? " (GITS's table starts at 2 steps)" : " (ComfyUI's kl_optimal_scheduler divides by steps - 1)"));
+  const std::size_t n = zero ? spec.steps : spec.steps + 1;  // points before the final 0
+  const std::optional<comfy_sampling> ms = comfy_model_sampling(p);
+  auto table = [&]() -> const comfy_sampling& {
+    if (!ms)
+      throw config_error(cat("grid: ", kind, " needs a discrete sigma table (discrete_vp, or flow with num_train_timesteps), but the process is ",
+                             process_name(p)));
+    return *ms;
+  };
+  // The model sampling's σ_min / σ_max: the table's ends, else the process's own range (edm, ve).
+  auto model_sigma = [&](bool high) -> double {
+    if (ms) return high ? ms->sigma_max() : ms->sigma_min();
+    if (const std::optional<T> s = process_sigma(p, high)) return double(*s);
+    throw config_error(cat("grid: ", kind, " needs sigma_min and sigma_max, or a process with a sigma range (discrete_vp, flow with num_train_timesteps, edm, ve); the process is ",
+                           process_name(p)));
+  };
+  auto range = [&](double fallback_min, double fallback_max, bool from_model) {
+    const double lo = spec.sigma_min ? double(*spec.sigma_min) : from_model ? model_sigma(false) : fallback_min;
+    const double hi = spec.sigma_max ? double(*spec.sigma_max) : from_model ? model_sigma(true) : fallback_max;
+    if (!(lo > 0 && lo < hi && std::isfinite(hi)))
+      throw config_error(cat("grid: ", kind, " needs 0 < sigma_min < sigma_max < inf, got sigma_min=", lo, ", sigma_max=", hi));
+    return std::pair{lo, hi};
+  };
+  std::vector<double> s;
+  switch (k) {
+    case grid_kind::simple: s = simple_sigmas(table(), spec.steps); break;
+    case grid_kind::sgm_uniform: s = normal_sigmas(table(), spec.steps, true); break;
+    case grid_kind::normal: s = normal_sigmas(table(), spec.steps, false); break;
+    case grid_kind::ddim_uniform: s = ddim_uniform_sigmas(table(), spec.steps); break;
+    case grid_kind::beta:
+      s = beta_sigmas(table(), spec.steps, double(spec.alpha.value_or(T(0.6))), double(spec.beta.value_or(T(0.6))));
+      break;
+    case grid_kind::linear_quadratic: s = linear_quadratic_sigmas(model_sigma(true), spec.steps); break;
+    case grid_kind::kl_optimal: {
+      const auto [lo, hi] = range(0, 0, true);
+      s = kl_optimal_sigmas(n, lo, hi, zero);
+      break;
+    }
+    case grid_kind::karras: {
+      const auto [lo, hi] = range(0, 0, true);
+      s = karras_sigmas(n, lo, hi, double(spec.rho.value_or(T(7))), zero);
+      break;
+    }
+    case grid_kind::exponential: {
+      const auto [lo, hi] = range(0, 0, true);
+      s = exponential_sigmas(n, lo, hi, zero);
+      break;
+    }
+    case grid_kind::polyexponential: {  // the PolyexponentialScheduler node's defaults
+      const auto [lo, hi] = range(0.0291675, 14.614642, false);
+      s = polyexponential_sigmas(n, lo, hi, double(spec.rho.value_or(T(1))), zero);
+      break;
+    }
+    case grid_kind::vp: {  // the VPScheduler node's defaults
+      const double beta_d = double(spec.beta_d.value_or(T(19.9))), beta_min = double(spec.beta_min.value_or(T(0.1)));
+      if (!(beta_d + beta_min > 0)) throw config_error("grid: vp needs beta_d + beta_min > 0 (every sigma is 0 otherwise)");
+      s = vp_sigmas(n, beta_d, beta_min, double(spec.eps_s.value_or(T(1e-3))), zero);
+      break;
+    }
+    case grid_kind::ays_sd1: s = ays_sigmas(false, spec.steps); break;
+    case grid_kind::ays_sdxl: s = ays_sigmas(true, spec.steps); break;
+    case grid_kind::gits: s = gits_sigmas(gits_coefficient_index(double(spec.coeff.value_or(T(1.2)))), spec.steps); break;
+    default: throw config_error(cat("grid: ", kind, " is not a sigma list"));
+  }
+  return std::vector<T>(s.begin(), s.end());
 }
 
 // The n times of a generated (non-custom) grid, high noise first.
@@ -177,15 +282,16 @@ std::vector<typename P::value_type> spaced_times(const P& p, const grid_spec<typ
       }
       case grid_kind::karras: {
         // k-diffusion get_sigmas_karras: ramp = linspace(0, 1, n), σ = (max^{1/ρ} + ramp·(min^{1/ρ} − max^{1/ρ}))^ρ
-        const T max_inv_rho = std::pow(hi.sigma_edm, 1 / spec.rho), min_inv_rho = std::pow(lo.sigma_edm, 1 / spec.rho);
+        const T rho = spec.rho.value_or(T(7));
+        const T max_inv_rho = std::pow(hi.sigma_edm, 1 / rho), min_inv_rho = std::pow(lo.sigma_edm, 1 / rho);
         const T ramp = linspace_at(T(0), T(1), n, i);
-        t = t_of_sigma_edm(p, std::pow(max_inv_rho + ramp * (min_inv_rho - max_inv_rho), spec.rho));
+        t = t_of_sigma_edm(p, std::pow(max_inv_rho + ramp * (min_inv_rho - max_inv_rho), rho));
         break;
       }
       case grid_kind::exponential:
         t = t_of_sigma_edm(p, std::exp(linspace_at(std::log(hi.sigma_edm), std::log(lo.sigma_edm), n, i)));
         break;
-      case grid_kind::custom: break;
+      default: break;  // custom and the σ lists never get here
     }
     // t- and λ-spacings end exactly on the range; σ̃-spacings keep their σ̃ (k-diffusion parity) and
     // are only kept inside the process's range, which rounding in t(λ) may leave by an ulp.
@@ -241,19 +347,43 @@ void check_levels(const std::vector<level<T>>& lv) {
 }  // namespace detail
 
 /// The levels of `p` on the grid `spec`, from high noise to low: steps + 1 levels, the last one the
-/// data level when final_zero holds. Throws config_error naming the bad field.
+/// data level when final_zero holds (ComfyUI's beta may give fewer: it drops repeated timesteps).
+/// Throws config_error naming the bad field.
 template <noise_process P>
 std::vector<level<typename P::value_type>> make_grid(const P& p, const grid_spec<typename P::value_type>& spec) {
   using T = typename P::value_type;
   detail::check_spec(spec);
-  const bool zero = resolved_final_zero(spec);
-  const std::vector<T> ts = spec.kind == grid_kind::custom ? detail::custom_times(p, spec, zero)
-                                                           : detail::spaced_times(p, spec, zero ? spec.steps : spec.steps + 1);
   std::vector<level<T>> out;
-  out.reserve(ts.size() + 1);
-  for (const T t : ts) out.push_back(level_at(p, t));
-  if (zero) out.push_back(data_level(p));
+  if (detail::is_sigma_list(p, spec.kind)) {
+    const std::vector<T> s = detail::comfy_sigmas(p, spec);
+    try {
+      out = levels_at_sigmas(p, std::span<const T>(s));
+    } catch (const config_error& e) {
+      throw config_error(detail::cat("grid: ", to_string(spec.kind), " on ", detail::process_name(p), ": ", e.what()));
+    }
+  } else {
+    const bool zero = resolved_final_zero(spec);
+    const std::vector<T> ts = spec.kind == grid_kind::custom ? detail::custom_times(p, spec, zero)
+                                                             : detail::spaced_times(p, spec, zero ? spec.steps : spec.steps + 1);
+    out.reserve(ts.size() + 1);
+    for (const T t : ts) out.push_back(level_at(p, t));
+    if (zero) out.push_back(data_level(p));
+  }
   detail::check_levels(out);
+  return out;
+}
+
+/// The grid `spec` on `p` as the list of σ's a peer prints (what `ferry info --json` shows): high
+/// noise first, each the σ of the process's state (sigma_of_level: σ on edm and ve, the flow σ on a
+/// flow, σ̃ = σ/α otherwise), with the final 0 where the grid ends at the data. ComfyUI's kinds give
+/// ComfyUI's list itself (its float32 rounding and its final 0 included, vp's σ̃ beyond a table too).
+template <noise_process P>
+std::vector<typename P::value_type> grid_sigmas(const P& p, const grid_spec<typename P::value_type>& spec) {
+  using T = typename P::value_type;
+  detail::check_spec(spec);
+  if (detail::is_sigma_list(p, spec.kind)) return detail::comfy_sigmas(p, spec);
+  std::vector<T> out;
+  for (const level<T>& lv : make_grid(p, spec)) out.push_back(sigma_of_level(p, lv));
   return out;
 }
 
