@@ -18,9 +18,8 @@ namespace ferry::cli {
 CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   cmd->add_option("--model", o.model, "the model: gmm:PATH (exact Gaussian mixture, JSON)")->required();
   cmd->add_option("--threads", o.threads, "threads over rows (results are the same for any count)")->capture_default_str();
-  cmd->add_option("--steps", o.steps, "number of solver steps (diffusers: set_timesteps' argument)")
-      ->check(count_in(1, std::size_t(1) << 24))
-      ->required();
+  cmd->add_option("--steps", o.steps, "number of solver steps (diffusers: set_timesteps' argument; with --sigmas, its length - 1)")
+      ->check(count_in(1, std::size_t(1) << 24));
   cmd->add_option("--dtype", o.dtype, "float32 | float64: the state, model and solver in that type end to end (default float64)");
   cmd->add_option("--trajectory", o.trajectory,
                   "also write the state before the first and after every step, .npy (steps+1, N, D) in the run's dtype");
@@ -29,8 +28,7 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
                                          : "a diffusers scheduler_config.json: invert as DDIMInverseScheduler.from_config(it) "
                                            "does; replaces --process/--grid/--solver");
   auto native = [&](CLI::Option* opt) { return opt->excludes(cfg); };
-  native(cmd->add_option("--process", o.process, "vp-linear | vp-cosine | ve | edm | flow")->capture_default_str());
-  native(cmd->add_option("--grid", o.grid, "uniform | uniform-logsnr | quadratic | karras | exponential")->capture_default_str());
+  add_native_options(cmd, o.native, native, !stochastic);
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);
   if (stochastic) names += " consistency meanflow (few-step: the mixture's exact flow map is the distilled model)";
@@ -38,15 +36,6 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   native(cmd->add_option("--solver", o.solver, names)->capture_default_str());
   native(cmd->add_option("--prediction", o.prediction,
                          "what the model predicts: epsilon | data | v | score | velocity (default: data, velocity for flow)"));
-  native(cmd->add_option("--sigma-min", o.sigma_min, "low end of the grid, as σ/α"));
-  native(cmd->add_option("--sigma-max", o.sigma_max, "high end of the grid, as σ/α"));
-  native(cmd->add_option("--t-min", o.t_min, "low end of the grid, in the process's time"));
-  native(cmd->add_option("--t-max", o.t_max, "high end of the grid, in the process's time"));
-  native(cmd->add_option("--final-zero", o.final_zero,
-                         stochastic ? "end with a step to sigma = 0 (default: true for karras/exponential)"
-                                    : "invert: the grid's low end is the data's level, never sigma = 0 (default false)"));
-  native(cmd->add_option("--rho", o.rho, "Karras grid exponent")->capture_default_str());
-  native(cmd->add_option("--shift", o.shift, "flow time shift (SD3)")->capture_default_str());
   native(cmd->add_option("--rtol", o.rtol, "dopri5 relative tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
   native(cmd->add_option("--atol", o.atol, "dopri5 absolute tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
   native(cmd->add_option("--ode-time", o.ode_time_name, "Runge–Kutta time variable: native | sigma | lambda")->capture_default_str());

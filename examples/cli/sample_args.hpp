@@ -10,19 +10,19 @@
 #include <string>
 
 #include "ferry/runtime/solver_settings.hpp"
+#include "native_args.hpp"
 
 namespace ferry::cli {
 
 /// The parsed flags of `ferry sample` / `ferry invert`.
 struct sample_args {
-  std::string model, noise, step_noise, out, trajectory, scheduler_config, process = "edm", grid = "karras", solver = "euler",
-      prediction, ode_time_name = "native", shard, dtype;  // dtype: float32 | float64, empty = the default rule
-  std::size_t steps = 0, num_samples = 0;
+  std::string model, noise, step_noise, out, trajectory, scheduler_config, solver = "euler", prediction, ode_time_name = "native",
+      shard, dtype;  // dtype: float32 | float64, empty = the default rule
+  native_args native;  // --process, --grid or --sigmas and their options
+  std::size_t steps = 0, num_samples = 0;  // steps 0: as many as --sigmas gives
   std::uint64_t seed = 0;
   int threads = 1;
-  std::optional<double> sigma_min, sigma_max, t_min, t_max;
-  std::optional<bool> final_zero;
-  double rho = 7, shift = 1, rtol = 1e-5, atol = 1e-5;
+  double rtol = 1e-5, atol = 1e-5;
   int order = 0;
   bool diffusers_rules = false, taylor_3m = false;
   solver_settings stochastic;  // eta, s_noise, s_churn, s_tmin, s_tmax, snr, solver_type, langevin_steps

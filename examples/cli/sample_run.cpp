@@ -20,17 +20,14 @@
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/grid/grid.hpp"
+#include "ferry/grid/sigma_list.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
-#include "ferry/process/edm.hpp"
-#include "ferry/process/flow.hpp"
-#include "ferry/process/ve.hpp"
-#include "ferry/process/vp_cosine.hpp"
-#include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/runtime/registry.hpp"
 #include "ferry/solvers/inversion.hpp"
+#include "native_args.hpp"
 #include "sample_args.hpp"
 #include "sample_fewstep.hpp"
 
@@ -60,20 +57,6 @@ gaussian_mixture<T> load_model(const std::string& spec) {
   if (spec.rfind(prefix, 0) != 0 || spec.size() == prefix.size())
     throw config_error(detail::cat("--model \"", detail::escape(spec), "\": expected gmm:PATH (an exact Gaussian-mixture model from a JSON file)"));
   return gaussian_mixture<T>::load(spec.substr(prefix.size()));
-}
-
-template <class T>
-using any_concrete_process = std::variant<vp_linear<T>, vp_cosine<T>, ve<T>, edm<T>, flow<T>>;
-
-template <class T>
-any_concrete_process<T> make_process(const sample_args& o) {
-  if (o.process == "vp-linear") return vp_linear<T>{};
-  if (o.process == "vp-cosine") return vp_cosine<T>{};
-  if (o.process == "ve") return ve<T>{};
-  if (o.process == "edm") return edm<T>{};
-  if (o.process == "flow") return flow<T>(T(o.shift));
-  throw config_error(detail::cat("--process \"", detail::escape(o.process), "\" is unknown",
-                                 detail::did_you_mean(o.process, {"vp-linear", "vp-cosine", "ve", "edm", "flow"}), "; expected vp-linear, vp-cosine, ve, edm or flow"));
 }
 
 // Keeps the state after every step (the driver's observer), for --trajectory.
@@ -121,16 +104,24 @@ struct native_setup {
   schedule<T> sched;
 };
 
+// The levels the run visits: --sigmas as given, or the grid with --steps steps.
+template <class T, class P>
+std::vector<level<T>> native_levels(const sample_args& o, const P& p, const std::vector<double>& sigmas) {
+  if (!sigmas.empty()) {
+    const std::vector<T> s(sigmas.begin(), sigmas.end());
+    return levels_at_sigmas(p, std::span<const T>(s));
+  }
+  grid_spec<T> spec = make_grid_spec<T>(o.native, o.steps);
+  // An inversion starts at the grid's low end, which must not be the data level σ = 0.
+  if (o.invert && !o.native.final_zero) spec.final_zero = false;
+  return make_grid(p, spec);
+}
+
 template <class T>
-native_setup<T> make_native(const sample_args& o, batch<T>& x, std::uint64_t first_row) {
-  auto opt = [](const std::optional<double>& v) { return v ? std::optional<T>(T(*v)) : std::nullopt; };
+native_setup<T> make_native(const sample_args& o, batch<T>& x, std::uint64_t first_row, const std::vector<double>& sigmas) {
   return std::visit(
       [&](const auto& p) {
-        grid_spec<T> spec{.kind = parse_grid_kind(o.grid), .steps = o.steps, .rho = T(o.rho)};
-        spec.t_min = opt(o.t_min), spec.t_max = opt(o.t_max), spec.sigma_min = opt(o.sigma_min), spec.sigma_max = opt(o.sigma_max);
-        // An inversion starts at the grid's low end, which must not be the data level σ = 0.
-        spec.final_zero = o.invert && !o.final_zero ? std::optional<bool>(false) : o.final_zero;
-        const std::vector<level<T>> levels = make_grid(p, spec);
+        const std::vector<level<T>> levels = native_levels<T>(o, p, sigmas);
         native_setup<T> r{any_process<T>(p), {}};
         if (o.invert) {
           r.sched = make_inverse_schedule(levels);  // x is the data, at the grid's low end
@@ -143,18 +134,19 @@ native_setup<T> make_native(const sample_args& o, batch<T>& x, std::uint64_t fir
         }
         return r;
       },
-      make_process<T>(o));
+      make_process<T>(o.native));
 }
 
 template <class T>
 sample_stats run_native(const sample_args& o, gaussian_mixture<T>& model, batch<T>& x, const trajectory_recorder<T>& rec,
-                        const runtime_noise<T>& noise, const sample_options& run, std::uint64_t first_row) {
-  model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
+                        const runtime_noise<T>& noise, const sample_options& run, std::uint64_t first_row,
+                        const std::vector<double>& sigmas) {
+  model.predicts = o.prediction.empty() ? (o.native.process == "flow" ? prediction::velocity : prediction::data)
                                         : parse_prediction(o.prediction);
   solver_settings s = o.stochastic;
   s.name = o.solver, s.time = parse_ode_time(o.ode_time_name), s.rtol = o.rtol, s.atol = o.atol;
   s.order = o.order, s.diffusers_rules = o.diffusers_rules, s.taylor_3m = o.taylor_3m;
-  const native_setup<T> setup = make_native(o, x, first_row);
+  const native_setup<T> setup = make_native(o, x, first_row, sigmas);
   rec(step_report<T>{0, 0, {}, {}, 0, x.view()});
   if (is_fewstep(o.solver)) {
     if (o.invert)
@@ -169,13 +161,17 @@ sample_stats run_native(const sample_args& o, gaussian_mixture<T>& model, batch<
   return st;
 }
 
+void require_float(const io::npy_array& a, const std::string& path, const char* what) {
+  if (a.dtype() != io::npy_dtype::f4 && a.dtype() != io::npy_dtype::f8)
+    throw io_error(detail::cat(path, ": ", what, " must be float32 or float64, got ", io::npy_descr(a.dtype())));
+}
+
 // Reads a float32/float64 .npy of the given rank; `what` names it in errors.
 io::npy_array read_float_array(const std::string& path, std::size_t rank, const char* what, const char* shape) {
   io::npy_array a = io::read_npy(path);
   if (a.ndim() != rank)
     throw shape_error(detail::cat(path, ": ", what, " must be ", rank, "-D ", shape, ", got ", a.ndim(), " dimensions"));
-  if (a.dtype() != io::npy_dtype::f4 && a.dtype() != io::npy_dtype::f8)
-    throw io_error(detail::cat(path, ": ", what, " must be float32 or float64, got ", io::npy_descr(a.dtype())));
+  require_float(a, path, what);
   return a;
 }
 
@@ -190,7 +186,7 @@ void require_finite(std::span<const T> v, const std::string& path, const char* w
 /// The run in scalar type T. z: the --noise / --init / --data file, read (or empty: draw from
 /// --seed); out: the dtype of the array written to --out.
 template <class T>
-void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, io::npy_dtype out) {
+void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, io::npy_dtype out, const std::vector<double>& sigmas) {
   gaussian_mixture<T> model = load_model<T>(o.model);
   const std::size_t dim = model.dim();
 
@@ -215,20 +211,27 @@ void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, 
     random::fill_normal(o.seed, x.view(), rows.begin, random::initial_noise_step);
   }
 
-  // Step noise: injected (S >= steps, N, D) or keyed by the seed; either serves global rows.
+  // Step noise: injected (S >= steps, [K,] N, D; draw k of step i is W[i, k]) or keyed by the seed;
+  // either serves global rows.
   batch<T> w;
   runtime_noise<T> noise{keyed_noise{o.seed, rows.begin}, {}};
   if (!o.step_noise.empty()) {
-    const io::npy_array w_file = read_float_array(o.step_noise, 3, "step noise", "(S, N, D)");
-    const auto& sh = w_file.shape;
-    if (sh[0] < o.steps || sh[1] != n || sh[2] != dim)
-      throw shape_error(detail::cat(o.step_noise, ": step noise is (", sh[0], ", ", sh[1], ", ", sh[2], "); this run needs (S >= ",
-                                    o.steps, ", ", n, ", ", dim, ")"));
-    w = batch<T>(sh[0] * sh[1], sh[2]);
+    const io::npy_array w_file = io::read_npy(o.step_noise);
+    if (w_file.ndim() != 3 && w_file.ndim() != 4)
+      throw shape_error(detail::cat(o.step_noise, ": step noise must be 3-D (S, N, D) or 4-D (S, K, N, D), got ", w_file.ndim(),
+                                    " dimensions"));
+    require_float(w_file, o.step_noise, "step noise");
+    const bool drawn = w_file.ndim() == 4;  // K draws per step
+    const std::size_t s = w_file.shape[0], k = drawn ? w_file.shape[1] : 1, rows_w = w_file.shape[drawn ? 2 : 1],
+                      cols_w = w_file.shape[drawn ? 3 : 2];
+    if (s < o.steps || rows_w != n || cols_w != dim)
+      throw shape_error(detail::cat(o.step_noise, ": step noise is (", s, drawn ? detail::cat(", ", k) : std::string(), ", ", rows_w, ", ",
+                                    cols_w, "); this run needs (S >= ", o.steps, drawn ? ", K" : "", ", ", n, ", ", dim, ")"));
+    w = batch<T>(s * k * rows_w, cols_w);
     const std::vector<T> all = w_file.as<T>();
     std::copy(all.begin(), all.end(), w.data());
     require_finite<T>(w.view().span(), o.step_noise, "step noise", dim);
-    noise.injected = injected_noise<T>{w.data(), sh[0], n, dim, rows.begin};
+    noise.injected = injected_noise<T>{w.data(), s, n, dim, rows.begin, k};
   }
 
   const auto start = std::chrono::steady_clock::now();
@@ -236,7 +239,7 @@ void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, 
   const trajectory_recorder<T> rec{o.trajectory.empty() ? nullptr : &frames};
   // The observer records whole states after each step, so a recorded run is one chunk.
   const sample_options run{.threads = o.trajectory.empty() ? o.threads : 1};
-  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec, noise, run, rows.begin)
+  const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec, noise, run, rows.begin, sigmas)
                                                      : run_diffusers(o, model, x, rec, noise, run);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -256,8 +259,19 @@ void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, 
 
 // The run's scalar type: --dtype, else float64. The output is written in --dtype when it is given,
 // else in the dtype of the input file (--noise, --init, --data; float64 when the noise is drawn).
-void run_sample(const sample_args& o) {
-  if (o.steps == 0) throw config_error("--steps must be at least 1");
+void run_sample(const sample_args& args) {
+  // --sigmas: the run visits exactly that list, so --steps is its length - 1 (or must say so).
+  sample_args o = args;
+  std::vector<double> sigmas;
+  if (!o.native.sigmas.empty()) {
+    sigmas = read_sigmas(o.native.sigmas);
+    if (sigmas.size() < 2) throw config_error(detail::cat(o.native.sigmas, ": sigmas has ", sigmas.size(), " entries; a run needs at least 2"));
+    if (o.steps != 0 && o.steps != sigmas.size() - 1)
+      throw config_error(detail::cat("--steps ", o.steps, " but ", o.native.sigmas, " has ", sigmas.size(), " sigmas, which make ",
+                                     sigmas.size() - 1, " steps; leave --steps out or give ", sigmas.size() - 1));
+    o.steps = sigmas.size() - 1;
+  }
+  if (o.steps == 0) throw config_error("--steps must be at least 1 (or give --sigmas)");
   if (o.threads < 1) throw config_error(detail::cat("--threads must be at least 1, got ", o.threads));
   if (!o.dtype.empty() && o.dtype != "float32" && o.dtype != "float64")
     throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
@@ -276,9 +290,9 @@ void run_sample(const sample_args& o) {
   if (!file.empty()) z = read_float_array(file, 2, from_data ? "data" : "noise", "(N, D)");
   const io::npy_dtype out = !o.dtype.empty() ? (f32 ? io::npy_dtype::f4 : io::npy_dtype::f8) : z ? z->dtype() : io::npy_dtype::f8;
   if (f32)
-    run_sample_as<float>(o, z, out);
+    run_sample_as<float>(o, z, out, sigmas);
   else
-    run_sample_as<double>(o, z, out);
+    run_sample_as<double>(o, z, out, sigmas);
 }
 
 }  // namespace ferry::cli
