@@ -25,7 +25,10 @@
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/solvers/ode/gradient_estimation.hpp"
+#include "ferry/solvers/ode/heunpp2.hpp"
 #include "ferry/solvers/offset_first_sigma.hpp"
+#include "ferry/solvers/sde/dpm_2.hpp"
 #include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
@@ -109,4 +112,18 @@ TEST_CASE("dpmpp_2m_sde on CONST (logit half-log-SNR, first-sigma offset, inject
 TEST_CASE("dpmpp_2s_ancestral, with its rectified-flow branch on CONST, reproduces ComfyUI", "[comfy][parity]") {
   CHECK(comfy_diff("dpmpp_2s_ancestral_eps_karras_12", dpmpp_2s_ancestral<double>()) < 1e-4);
   CHECK(comfy_diff("dpmpp_2s_ancestral_const_shift3_12", dpmpp_2s_ancestral<double>()) < 1e-4);
+}
+
+TEST_CASE("dpm_2 and dpm_2_ancestral, with its rectified-flow branch on CONST, reproduce ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("dpm_2_eps_karras_12", dpm_2<double>{}) < 1e-4);
+  CHECK(comfy_diff("dpm_2_ancestral_eps_karras_12", dpm_2_ancestral<double>()) < 1e-4);
+  CHECK(comfy_diff("dpm_2_ancestral_eps_exponential_16", dpm_2_ancestral<double>()) < 1e-4);
+  CHECK(comfy_diff("dpm_2_ancestral_eps_karras_8_snoise08", dpm_2_ancestral<double>(1, 0.8)) < 1e-4);
+  CHECK(comfy_diff("dpm_2_ancestral_const_shift3_8", dpm_2_ancestral<double>()) < 1e-4);
+}
+
+TEST_CASE("heunpp2 and gradient_estimation reproduce ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("heunpp2_eps_karras_12", heunpp2<double>{}) < 1e-4);
+  CHECK(comfy_diff("gradient_estimation_eps_karras_12", gradient_estimation<double>{}) < 1e-4);
+  CHECK(comfy_diff("gradient_estimation_const_shift3_12", gradient_estimation<double>{}) < 1e-4);
 }
