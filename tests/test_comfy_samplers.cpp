@@ -25,6 +25,8 @@
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/solvers/ode/dpm_adaptive.hpp"
+#include "ferry/solvers/ode/dpm_fast.hpp"
 #include "ferry/solvers/ode/gradient_estimation.hpp"
 #include "ferry/solvers/ode/heunpp2.hpp"
 #include "ferry/solvers/offset_first_sigma.hpp"
@@ -63,10 +65,15 @@ const step_noise_file& step_noise() {
   return f;
 }
 
+// The σ list a case's sampler visits: ComfyUI's list, or what the sampler makes of it.
+using sigma_rule = std::vector<double> (*)(std::span<const double>);
+std::vector<double> as_given(std::span<const double> s) { return {s.begin(), s.end()}; }
+
 // One ComfyUI case: the σ list as the run's levels, x = σ_0·z, the exact mixture answering x̂0.
 template <class Process, class Solver>
-batch<double> run_case(const nlohmann::json& c, const Process& process, Solver solver) {
-  const std::vector<double> sigmas = c.at("sigmas").get<std::vector<double>>();
+batch<double> run_case(const nlohmann::json& c, const Process& process, Solver solver, sigma_rule rule) {
+  const std::vector<double> given = c.at("sigmas").get<std::vector<double>>();
+  const std::vector<double> sigmas = rule(given);
   const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
   mixture model = mixture::load(comfy_dir + "gmm.json");
   batch<double> x = load("noise");
@@ -81,10 +88,10 @@ batch<double> run_case(const nlohmann::json& c, const Process& process, Solver s
 /// Runs case `name` on its model sampling (eps → EDM, const → flow with shift 3) and returns
 /// max |ferry − ComfyUI|.
 template <class Solver>
-double comfy_diff(const std::string& name, Solver solver) {
+double comfy_diff(const std::string& name, Solver solver, sigma_rule rule = as_given) {
   const nlohmann::json& c = cases().at(name);
   const bool flow_case = c.at("model_sampling") == "const";
-  const batch<double> x = flow_case ? run_case(c, flow<double>(3.0), solver) : run_case(c, edm<double>(), solver);
+  const batch<double> x = flow_case ? run_case(c, flow<double>(3.0), solver, rule) : run_case(c, edm<double>(), solver, rule);
   const double d = max_abs_diff(x, load(name));
   std::printf("[comfy] %-42s max |ferry - ComfyUI| = %.3g\n", name.c_str(), d);
   return d;
@@ -126,4 +133,10 @@ TEST_CASE("heunpp2 and gradient_estimation reproduce ComfyUI", "[comfy][parity]"
   CHECK(comfy_diff("heunpp2_eps_karras_12", heunpp2<double>{}) < 1e-4);
   CHECK(comfy_diff("gradient_estimation_eps_karras_12", gradient_estimation<double>{}) < 1e-4);
   CHECK(comfy_diff("gradient_estimation_const_shift3_12", gradient_estimation<double>{}) < 1e-4);
+}
+
+TEST_CASE("dpm_fast and dpm_adaptive reproduce ComfyUI, ending at sigma_min as it does", "[comfy][parity]") {
+  const auto sigmas = cases().at("dpm_fast_eps_karras_12").at("sigmas").get<std::vector<double>>();
+  CHECK(comfy_diff("dpm_fast_eps_karras_12", comfy_dpm_fast<double>(sigmas), comfy_dpm_fast_sigmas<double>) < 1e-4);
+  CHECK(comfy_diff("dpm_adaptive_eps_karras_12", dpm_adaptive<double>{}, comfy_dpm_adaptive_sigmas<double>) < 1e-4);
 }
