@@ -30,10 +30,13 @@
 #include "ferry/solvers/ode/gradient_estimation.hpp"
 #include "ferry/solvers/ode/heunpp2.hpp"
 #include "ferry/solvers/offset_first_sigma.hpp"
+#include "ferry/solvers/sde/consistency.hpp"
 #include "ferry/solvers/sde/dpm_2.hpp"
 #include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
+#include "ferry/solvers/sde/er_sde.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
+#include "ferry/solvers/sde/seeds.hpp"
 
 using namespace ferry;
 
@@ -139,4 +142,30 @@ TEST_CASE("dpm_fast and dpm_adaptive reproduce ComfyUI, ending at sigma_min as i
   const auto sigmas = cases().at("dpm_fast_eps_karras_12").at("sigmas").get<std::vector<double>>();
   CHECK(comfy_diff("dpm_fast_eps_karras_12", comfy_dpm_fast<double>(sigmas), comfy_dpm_fast_sigmas<double>) < 1e-4);
   CHECK(comfy_diff("dpm_adaptive_eps_karras_12", dpm_adaptive<double>{}, comfy_dpm_adaptive_sigmas<double>) < 1e-4);
+}
+
+TEST_CASE("seeds_2 and seeds_3 (with the first-sigma offset on CONST) reproduce ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("seeds_2_eps_karras_8", with_first_sigma_offset(seeds_2<double>{})) < 1e-4);
+  CHECK(comfy_diff("seeds_2_eps_karras_12_eta05", with_first_sigma_offset(seeds_2<double>({.eta = 0.5}))) < 1e-4);
+  CHECK(comfy_diff("seeds_2_const_shift3_8", with_first_sigma_offset(seeds_2<double>{})) < 1e-4);
+  CHECK(comfy_diff("seeds_3_eps_karras_8", with_first_sigma_offset(seeds_3<double>{})) < 1e-4);
+  CHECK(comfy_diff("seeds_3_eps_exponential_12", with_first_sigma_offset(seeds_3<double>{})) < 1e-4);
+  CHECK(comfy_diff("seeds_3_const_shift3_8", with_first_sigma_offset(seeds_3<double>{})) < 1e-4);
+}
+
+TEST_CASE("er_sde (with the first-sigma offset on CONST) reproduces ComfyUI", "[comfy][parity]") {
+  for (bool f32 : {true, false}) {
+    std::printf("[comfy] er_sde, float32 quadrature %s:\n", f32 ? "on" : "off");
+    er_sde<double>::options o;
+    o.float32_quadrature = f32;
+    CHECK(comfy_diff("er_sde_eps_karras_12", with_first_sigma_offset(er_sde<double>(o))) < 1e-4);
+    CHECK(comfy_diff("er_sde_const_shift3_12", with_first_sigma_offset(er_sde<double>(o))) < 1e-4);
+    o.s_noise = 0.8;
+    CHECK(comfy_diff("er_sde_eps_karras_16_snoise08", with_first_sigma_offset(er_sde<double>(o))) < 1e-4);
+  }
+}
+
+TEST_CASE("ComfyUI's lcm (x = x0-hat, then noise_scaling to the next sigma) reproduces ComfyUI", "[comfy][parity]") {
+  CHECK(comfy_diff("lcm_eps_karras_8", comfy_lcm<double>()) < 1e-4);
+  CHECK(comfy_diff("lcm_const_shift3_8", comfy_lcm<double>()) < 1e-4);
 }
