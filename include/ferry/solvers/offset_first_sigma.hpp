@@ -47,15 +47,15 @@ template <class S>
 struct forwarded_traits : stochastic_trait<S>, noise_checked_trait<S>, couples_rows_trait<S> {};
 }  // namespace detail
 
-template <class Solver, class T = double>
+template <class Solver>
 struct offset_first_sigma : detail::forwarded_traits<Solver> {
   static constexpr int order = Solver::order, evals_per_step = Solver::evals_per_step;
 
   Solver inner;
-  T percent = T(1e-4);  ///< ComfyUI's percent_offset
+  double percent = 1e-4;  ///< ComfyUI's percent_offset
 
   offset_first_sigma() = default;
-  explicit offset_first_sigma(Solver s, T percent_offset = T(1e-4)) : inner(std::move(s)), percent(percent_offset) {
+  explicit offset_first_sigma(Solver s, double percent_offset = 1e-4) : inner(std::move(s)), percent(percent_offset) {
     if (!(percent > 0 && percent < 1))
       throw config_error(detail::cat("offset_first_sigma: percent_offset = ", percent, "; expected 0 < percent_offset < 1"));
   }
@@ -64,39 +64,42 @@ struct offset_first_sigma : detail::forwarded_traits<Solver> {
   /// The inner policy checks the schedule as it will run it, with the offset first level. The
   /// check has no process, so it takes the flow's shift s from the second level (σ = s·t/(1 + (s − 1)t)
   /// ⇒ s = σ(1 − t)/(t(1 − σ))); the step itself asks the process, so the two agree to rounding.
+  template <class T>
   void check(const schedule<T>& s) {
     if constexpr (requires { inner.check(s); }) {
       if (s.steps() < 1 || !applies(s.step(0))) return inner.check(s);
       schedule<T> o = s;
       const level<T>& l = s.points[1];
       if (l.t > 0 && l.t < 1 && l.sigma > 0) {
-        const T shift = l.sigma * (1 - l.t) / (l.t * (1 - l.sigma)), t = 1 - percent;
-        o.points[0] = flow_level(shift * t / (1 + (shift - 1) * t), t);
+        const T shift = l.sigma * (1 - l.t) / (l.t * (1 - l.sigma)), t = T(1 - percent);
+        o.points[0] = flow_level<T>(shift * t / (1 + (shift - 1) * t), t);
       }
       inner.check(o);
     }
   }
 
-  template <class Problem>
+  template <class Problem, class T>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     if (!s.first() || !applies(s)) return inner.step(p, s, x);
     step_span<T> o = s;
-    const level<T> at = p.at(T(1) - percent);  // the flow's σ(1 − p): ComfyUI's time_snr_shift, same operations
-    o.cur = flow_level(at.sigma, at.t, at.d_alpha, at.d_sigma);
+    const level<T> at = p.at(T(1 - percent));  // the flow's σ(1 − p): ComfyUI's time_snr_shift, same operations
+    o.cur = flow_level<T>(at.sigma, at.t, at.d_alpha, at.d_sigma);
     inner.step(p, o, x);
   }
 
  private:
+  template <class T>
   static bool applies(const step_span<T>& s) { return detail::on_flow(s) && s.cur.sigma >= 1; }
+  template <class T>
   static level<T> flow_level(T sigma, T t, T d_alpha = 0, T d_sigma = 0) {
     return level<T>::make(1 - sigma, sigma, t, d_alpha, d_sigma);  // α = 1 − σ, λ = log((1 − σ)/σ)
   }
 };
 
 /// `solver` with ComfyUI's first-σ offset on flows.
-template <class T = double, class Solver>
-offset_first_sigma<Solver, T> with_first_sigma_offset(Solver solver, T percent_offset = T(1e-4)) {
-  return offset_first_sigma<Solver, T>(std::move(solver), percent_offset);
+template <class Solver>
+offset_first_sigma<Solver> with_first_sigma_offset(Solver solver, double percent_offset = 1e-4) {
+  return offset_first_sigma<Solver>(std::move(solver), percent_offset);
 }
 
 }  // namespace ferry
