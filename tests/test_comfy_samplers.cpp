@@ -222,6 +222,27 @@ TEST_CASE("ComfyUI's ODE samplers converge at their orders on the PF-ODE", "[com
   CHECK(ode_order("gradient_estimation (flow)", f, gradient_estimation<double>{}, 0.95, 0.05) == Approx(1).margin(0.3));
 }
 
+TEST_CASE("dpm_adaptive meets tighter tolerances with more evaluations", "[comfy][convergence]") {
+  // One schedule step 10 → 0.1 (as ComfyUI runs it, σ_max → σ_min), error against RK4 with 4096 steps.
+  const edm<double> e;
+  const batch<double> ref = solve_ode(e, rk4<double>({.time = ode_time::native}), 4096, 10, 0.1);
+  std::vector<double> err;
+  for (double tol : {1e-2, 1e-3, 1e-4, 1e-5}) {
+    dpm_adaptive<double>::options o;
+    o.rtol = o.atol = tol;
+    mixture model = mixture::load(comfy_dir + "gmm.json");
+    batch<double> x(32, 2);
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 10 * std::sin(1.7 * double(i) + 0.3);
+    pf_ode<edm<double>, mixture> problem(e, model);
+    dpm_adaptive<double> solver(o);
+    const sample_stats st = ferry::sample(problem, make_schedule(log_uniform_levels(e, 1, 10, 0.1)), solver, x.view());
+    err.push_back(max_abs_diff(x, ref));
+    std::printf("[comfy] dpm_adaptive rtol = atol = %.0e: error %.2e with %zu evaluations\n", tol, err.back(), st.nfe);
+  }
+  CHECK(err[2] < err[0] / 10);
+  CHECK(err[3] < err[1] / 10);
+}
+
 namespace {
 
 // Weak error of a stochastic sampler, computed exactly: on 1-D Gaussian data N(0, s²) the exact x̂0 is
