@@ -35,6 +35,7 @@
 #include "ferry/solvers/sde/dpm_2.hpp"
 #include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
+#include "ferry/solvers/sde/edm_churn.hpp"
 #include "ferry/solvers/sde/er_sde.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
 #include "ferry/solvers/sde/seeds.hpp"
@@ -438,4 +439,15 @@ TEST_CASE("ComfyUI's samplers do not allocate while stepping", "[comfy][alloc]")
   CHECK(step_allocations("seeds_2_eps_karras_8", seeds_2<double>{}) == 0);
   CHECK(step_allocations("er_sde_const_shift3_12", with_first_sigma_offset(er_sde<double>{})) == 0);
   CHECK(step_allocations("lcm_eps_karras_8", comfy_lcm<double>()) == 0);
+}
+
+TEST_CASE("churn (s_churn, s_tmin, s_tmax, s_noise) wraps dpm_2 and heunpp2 as ComfyUI's keyword arguments", "[comfy]") {
+  const churn_options off{}, on{.s_churn = 10, .s_tmin = 0.05, .s_tmax = 50, .s_noise = 1};
+  auto churned = [&](auto solver, const churn_options& c) {
+    return keyed_run("heunpp2_eps_karras_12", edm_churn<decltype(solver)>(solver, c), 20, 4);
+  };
+  CHECK(same_bytes(churned(heunpp2<double>{}, off), keyed_run("heunpp2_eps_karras_12", heunpp2<double>{}, 20, 4)));
+  CHECK(same_bytes(churned(dpm_2<double>{}, off), keyed_run("heunpp2_eps_karras_12", dpm_2<double>{}, 20, 4)));
+  CHECK(!same_bytes(churned(heunpp2<double>{}, on), churned(heunpp2<double>{}, off)));
+  CHECK(!same_bytes(churned(dpm_2<double>{}, on), churned(dpm_2<double>{}, off)));
 }
