@@ -7,6 +7,7 @@
 // Draws: diffusers' step() call i uses step_noise[i] (40, N, D); ferry's step i is calls 2i, 2i + 1,
 // so the file is read as (20, 2, N, D): KDPM2Ancestral draws in its second call (stream 0 of the file
 // shifted by one array), DPMSolverSDE in both (streams 0 and 1).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -65,7 +66,7 @@ injected_noise<double> calls_as_streams(std::size_t first_call, std::size_t rows
 }
 
 template <class Solver>
-double diffusers_diff(const std::string& name, Solver solver, std::size_t first_call) {
+batch<double> run_case(const std::string& name, Solver solver, std::size_t first_call, sample_options opt = {}) {
   const nlohmann::json& c = cases().at(name);
   const std::vector<double> sigmas = visited_sigmas(c);
   const edm<double> process;
@@ -77,8 +78,14 @@ double diffusers_diff(const std::string& name, Solver solver, std::size_t first_
   simd::lincomb<double, 1>(x.view().span(), {init}, {x.data()});
   pf_ode<edm<double>, mixture, no_transform, injected_noise<double>> problem(process, model, {},
                                                                            calls_as_streams(first_call, x.rows(), x.cols()));
-  const sample_stats st = ferry::sample(problem, sched, solver, x.view());
-  CHECK(st.nfe == c.at("grid").at("timesteps").size());  // one model call per step() call
+  const sample_stats st = ferry::sample(problem, sched, solver, x.view(), no_observer{}, opt);
+  if (opt.threads == 1 && opt.chunk_rows == 0) CHECK(st.nfe == c.at("grid").at("timesteps").size());  // one model call per step() call
+  return x;
+}
+
+template <class Solver>
+double diffusers_diff(const std::string& name, Solver solver, std::size_t first_call) {
+  const batch<double> x = run_case(name, solver, first_call);
   const double d = ferry_test::max_abs_diff(x, load(name));
   std::printf("[diffusers2] %-28s max |ferry - diffusers| = %.3g\n", name.c_str(), d);
   return d;
@@ -106,4 +113,13 @@ TEST_CASE("DPMSolverSDEScheduler is dpmpp-sde with one injected array per call",
     const double s_noise = cases().at(name).at("step_kwargs").value("s_noise", 1.0);
     CHECK(diffusers_diff(name, dpmpp_sde<double>({.eta = 1, .s_noise = s_noise}), 0) < 1e-4);
   }
+}
+
+TEST_CASE("injected draws follow the rows, whatever the chunking", "[diffusers2][random]") {
+  const batch<double> whole = run_case("dpmsde_sd_12", dpmpp_sde<double>{}, 0);
+  const batch<double> chunked = run_case("dpmsde_sd_12", dpmpp_sde<double>{}, 0, {.threads = 2, .chunk_rows = 7});
+  CHECK(std::equal(whole.data(), whole.data() + whole.size(), chunked.data()));
+  const batch<double> a = run_case("kdpm2a_sd_12", dpm_2_ancestral<double>(), 1);
+  const batch<double> b = run_case("kdpm2a_sd_12", dpm_2_ancestral<double>(), 1, {.threads = 2, .chunk_rows = 5});
+  CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
 }
