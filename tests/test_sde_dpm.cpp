@@ -194,9 +194,11 @@ TEST_CASE("SDE-DPM samples do not depend on the row chunking or the thread count
   check("dpmpp-sde", dpmpp_sde<double>{});
 }
 
-TEST_CASE("dpmpp-sde refuses injected step noise at the start of the run", "[sde][sde-dpm]") {
+TEST_CASE("dpmpp-sde needs two injected arrays per step (its tree increments)", "[sde][sde-dpm]") {
+  // Under injected noise its two increments are streams 0 and 1 of the step (tests/test_diffusers2_samplers.cpp);
+  // the (S, N, D) file of this set has one array per step.
   const nlohmann::json& c = sde_cases().at("kd_dpmpp_2m_sde_karras_12");
-  CHECK_CONFIG_ERROR(run_k_diffusion(c, dpmpp_sde<double>{}), "Brownian tree");
+  CHECK_CONFIG_ERROR(run_k_diffusion(c, dpmpp_sde<double>{}), "K >= 2");
   CHECK_CONFIG_ERROR(dpmpp_sde<double>({.eta = -1}), "eta");
   CHECK_CONFIG_ERROR(dpmpp_2s_ancestral<double>({.s_noise = NAN}), "s_noise");
   auto bad = dpmpp_2m_sde<double>{};

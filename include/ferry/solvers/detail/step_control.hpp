@@ -7,6 +7,11 @@
 //   h ← h·clamp(safety·err^(−1/q), factor_min, factor_max),   q = the error estimate's order + 1
 //
 // with no growth right after a rejection (factor_max = 1 there).
+//
+// pid_controller: k-diffusion's PIDStepSizeController (dpm_adaptive; Söderlind 2003, "Digital filters
+// in adaptive time-stepping", with the limiter of Söderlind & Wang 2006): with ε_k = 1/(err_k + 10⁻⁸),
+//   factor = 1 + atan(ε_0^{b1}·ε_1^{b2}·ε_2^{b3} − 1),  b1 = (p + i + d)/q, b2 = −(p + 2d)/q, b3 = d/q
+//   accept when factor ≥ accept_safety (then the history shifts), and h ← h·factor either way.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -44,5 +49,29 @@ T step_factor(T err, T exponent, T safety, T factor_min, T factor_max, bool reje
   const T grow = rejected_last ? T(1) : factor_max;
   return err == 0 ? grow : std::clamp(safety * std::pow(err, exponent), factor_min, grow);
 }
+
+/// k-diffusion's PID step-size controller (see above); q is the order it controls for.
+template <class T>
+struct pid_controller {
+  T h = 0, b1 = 1, b2 = 0, b3 = 0, accept_safety = T(0.81);
+  T inv_err[3] = {};
+  bool started = false;
+
+  pid_controller() = default;
+  pid_controller(T h_init, T pcoeff, T icoeff, T dcoeff, T q, T safety)
+      : h(h_init), b1((pcoeff + icoeff + dcoeff) / q), b2(-(pcoeff + 2 * dcoeff) / q), b3(dcoeff / q), accept_safety(safety) {}
+
+  /// Scales h by the controller's factor for this error and says whether the step is accepted.
+  bool propose(T err) {
+    const T inv = 1 / (err + T(1e-8));
+    if (!started) inv_err[1] = inv_err[2] = inv, started = true;
+    inv_err[0] = inv;
+    const T factor = 1 + std::atan(std::pow(inv_err[0], b1) * std::pow(inv_err[1], b2) * std::pow(inv_err[2], b3) - 1);
+    const bool accept = factor >= accept_safety;
+    if (accept) inv_err[2] = inv_err[1], inv_err[1] = inv_err[0];
+    h *= factor;
+    return accept;
+  }
+};
 
 }  // namespace ferry::detail

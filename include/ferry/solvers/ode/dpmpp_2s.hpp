@@ -14,6 +14,11 @@
 // levels must be the process's own. A step to σ = 0 is first order: x_next = α_next·x̂0 (k-diffusion's
 // Euler step to σ_down = 0); so is a step from pure noise (α = 0, λ = −∞), whose λ-midpoint does not
 // exist. Order 2, two model evaluations per step.
+//
+// step_through(p, s, mid, x) is the midpoint form (r = ½) through a midpoint level the caller picks:
+//   u = (σ_m/σ)·x − α_m·expm1(λ − λ_m)·x̂0,   x_next = (σ_next/σ)·x − α_next·expm1(−h)·x̂0(u, mid)
+// which stays finite from pure noise (λ = −∞: expm1 = −1); ComfyUI's sample_dpmpp_2s_ancestral_RF
+// takes its midpoint from there (dpmpp_2s_ancestral.hpp).
 #include <cmath>
 
 #include "ferry/core/batch.hpp"
@@ -63,6 +68,17 @@ struct dpmpp_2s {
     p.data(u_.view(), mid, x0_s_.view());
     const T c2 = opt.solver_type == dpm_solver_type::midpoint ? c1 / 2 : s.next.alpha * h * detail::phi(2, -h);
     simd::lincomb<T, 3>(x.span(), {a, c1 - c2 / r, c2 / r}, {x.data, x0_.data(), x0_s_.data()});  // Alg. 1
+  }
+
+  /// The midpoint form through the level `mid` (see above).
+  template <class Problem>
+  void step_through(Problem& p, const step_span<T>& s, const level<T>& mid, batch_view<T> x) {
+    p.data(x, s.cur, x0_.view());
+    simd::lincomb<T, 2>(u_.view().span(), {mid.sigma / s.cur.sigma, -mid.alpha * std::expm1(s.cur.lambda - mid.lambda)},
+                        {x.data, x0_.data()});  // DPM-Solver++(1) to the midpoint
+    p.data(u_.view(), mid, x0_s_.view());
+    simd::lincomb<T, 2>(x.span(), {s.next.sigma / s.cur.sigma, -s.next.alpha * std::expm1(s.cur.lambda - s.next.lambda)},
+                        {x.data, x0_s_.data()});
   }
 
  private:

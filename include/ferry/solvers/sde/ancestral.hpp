@@ -20,6 +20,11 @@
 //   epsilon_source::model  the model's untransformed ε̂ beside the transformed x̂0 (diffusers DDIM)
 // Without a transform both are the same update. Step i draws its one normal array as step i (stream
 // 0), only where σ_up > 0. Order 1 (strong 1/2 in general), one model evaluation per step.
+//
+// flow_view (ComfyUI's sample_euler_ancestral_RF, taken on CONST models): on a step that runs on a
+// flow (detail/comfy_view.hpp), the split is the rectified-flow one of detail/ancestral.hpp: the
+// deterministic step lands on the flow level σ_down = σ'(1 + (σ'/σ − 1)η), which the forward process
+// takes to σ': (σ_down, σ_up) = (α'σ_down/α_down, √(σ'² − (α'σ_down/α_down)²)) in the model's scale.
 #include <algorithm>
 #include <cmath>
 
@@ -27,6 +32,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/solvers/detail/ancestral.hpp"
 #include "ferry/solvers/detail/combine.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 #include "ferry/driver/schedule.hpp"
 #include "ferry/solvers/detail/noise_scale.hpp"
 
@@ -51,6 +57,7 @@ struct ancestral {
     ancestral_variance variance = ancestral_variance::posterior;
     epsilon_source epsilon = epsilon_source::state;
     bool no_noise_at_t0 = false;  ///< diffusers DDPM: no noise on the step from timestep 0 (Ho et al.'s t = 1)
+    bool flow_view = false;       ///< on a flow, ComfyUI's rectified-flow split (its _RF branch)
   } opt;
 
   ancestral() = default;
@@ -64,7 +71,10 @@ struct ancestral {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto [down, up_posterior] = detail::get_ancestral_step(s.cur, s.next, opt.eta);
+    const auto [down, up_posterior] =
+        opt.flow_view && detail::on_flow(s) && s.next.sigma > 0
+            ? detail::get_ancestral_step_rf(s.cur.sigma, s.next.sigma, opt.eta).model_scale()
+            : detail::get_ancestral_step(s.cur, s.next, opt.eta);
     T up = opt.variance == ancestral_variance::posterior
                ? up_posterior
                : std::sqrt(std::max(T(0), s.cur.sigma * s.cur.sigma - sq(s.cur.alpha / s.next.alpha * s.next.sigma)));

@@ -9,7 +9,9 @@
 // fused into one update of x, x̂0 and z. A parametrisation gives (c_skip, c_out, s) per step:
 //   lcm_boundary   LCM (Luo et al. 2023, Eq. 9; diffusers LCMScheduler): s = data, the boundary
 //                  condition of a discrete timestep τ = t·timestep_scaling:
-//                  c_skip = σ_d²/(τ² + σ_d²),  c_out = τ/√(τ² + σ_d²),  σ_d = 0.5
+//                  c_skip = σ_d²/(τ² + σ_d²),  c_out = τ/√(τ² + σ_d²),  σ_d = 0.5;
+//                  without the boundary condition (ComfyUI's sample_lcm, comfy_lcm()): c_skip = 0,
+//                  c_out = 1, so x_next = α'·x̂0 + σ'·z (ComfyUI: noise_scaling(σ', z, x̂0))
 //   tcd_landing    TCD's strategic stochastic sampling (Zheng et al. 2024, Eq. 11; diffusers
 //                  TCDScheduler, whose `eta` is γ): s = (1 − γ)·t_next, and F is the DDIM step to s,
 //                  c_skip = σ_s/σ,  c_out = α_s − σ_s·α/σ
@@ -42,8 +44,10 @@ struct consistency_map {
 /// LCM's boundary condition on a discrete timestep (diffusers get_scalings_for_boundary_condition_discrete).
 struct lcm_boundary {
   double sigma_data = 0.5, timestep_scaling = 10;
+  bool boundary_condition = true;  ///< false: F = x̂0 (ComfyUI's sample_lcm)
   template <class Problem, class T>
   consistency_map<T> operator()(Problem&, const step_span<T>& s) const {
+    if (!boundary_condition) return {T(0), T(1), level<T>::make(T(1), T(0), T(0))};
     const T tau = s.cur.t * T(timestep_scaling), sd2 = T(sigma_data * sigma_data);
     return {sd2 / (tau * tau + sd2), tau / std::sqrt(tau * tau + sd2), level<T>::make(T(1), T(0), T(0))};
   }
@@ -106,6 +110,12 @@ struct multistep_consistency {
 template <class T = double>
 multistep_consistency<lcm_boundary, T> lcm(lcm_boundary b = {}) {
   return multistep_consistency<lcm_boundary, T>(b);
+}
+
+/// ComfyUI's lcm sampler (sample_lcm): x̂0, then the forward process to the next level.
+template <class T = double>
+multistep_consistency<lcm_boundary, T> comfy_lcm() {
+  return multistep_consistency<lcm_boundary, T>(lcm_boundary{.sigma_data = 0.5, .timestep_scaling = 10, .boundary_condition = false});
 }
 
 /// Trajectory consistency distillation sampling with γ = gamma (diffusers TCDScheduler, eta = γ).

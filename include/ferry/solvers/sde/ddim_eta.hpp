@@ -15,7 +15,7 @@ namespace ferry {
 template <class T = double>
 ancestral<T> ddim_eta(T eta = 1) {
   return ancestral<T>({.eta = eta, .s_noise = 1, .variance = ancestral_variance::posterior, .epsilon = epsilon_source::model,
-                       .no_noise_at_t0 = false});
+                       .no_noise_at_t0 = false, .flow_view = false});
 }
 
 }  // namespace ferry

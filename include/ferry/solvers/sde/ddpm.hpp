@@ -22,7 +22,8 @@ ancestral<T> ddpm(ddpm_variance v = ddpm_variance::fixed_small) {
                        .s_noise = 1,
                        .variance = v == ddpm_variance::fixed_large ? ancestral_variance::transition : ancestral_variance::posterior,
                        .epsilon = epsilon_source::state,
-                       .no_noise_at_t0 = true});
+                       .no_noise_at_t0 = true,
+                       .flow_view = false});
 }
 
 }  // namespace ferry

@@ -12,10 +12,15 @@
 // k-diffusion's: they are correlated, as the Brownian path makes them. A step to σ = 0 lands on x̂0
 // (k-diffusion's Euler step). The state stays in the model's view: x = α·x̃ at every level.
 //
-// The tree needs the seed and the global rows of the state: the problem's noise must be keyed
-// (keyed_noise); injected step noise (one array per step) cannot drive a tree, and a run with it
-// stops with a config_error at its first step.
+// The tree needs the seed and the global rows of the state; with keyed noise (keyed_noise, or a
+// keyed runtime_noise) it is keyed by them. Any other noise source (injected step noise) gives the two
+// increments of step i as its streams 0 and 1, z(σ̃, σ̃_s) = W[i, 0] and z(σ̃, σ̃_next) = W[i, 1]: what
+// ComfyUI's sample_dpmpp_sde does with an injected noise_sampler, and diffusers' DPMSolverSDEScheduler
+// (same update: its two step() calls are stage 1 and stage 2, r = ½, η = 1, s_noise = step(s_noise=…))
+// with its Brownian-tree sampler replaced by one normal array per call (call 2i → stream 0, 2i + 1 →
+// stream 1 of step i). Those two draws are independent, not the tree's correlated increments.
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -67,11 +72,11 @@ struct dpmpp_sde {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    if (s.first()) {  // key the tree by the seed and the global rows of this chunk
+    if (s.first()) {  // key the tree by the seed and the global rows of this chunk, or draw streams 0, 1
       const keyed_noise* key = keyed_source(p.noise());
-      if (!key) throw config_error("dpmpp-sde draws its noise from a Brownian tree keyed by the seed: it needs keyed noise (a seed), not injected step noise");
-      if (!spanned_) throw config_error("dpmpp-sde: call check(schedule) before stepping (ferry::sample does)");
-      tree_.rekey(key->seed, key->first_row);
+      use_tree_ = key != nullptr;
+      if (use_tree_ && !spanned_) throw config_error("dpmpp-sde: call check(schedule) before stepping (ferry::sample does)");
+      if (use_tree_) tree_.rekey(key->seed, key->first_row);
     }
     p.data(x, s.cur, x0_.view());
     if (s.next.sigma == 0) {  // to the data: x_next = α_next·x̂0
@@ -81,11 +86,11 @@ struct dpmpp_sde {
     const T eta = T(opt.eta), s_noise = T(opt.s_noise), r = T(opt.r), fac = 1 / (2 * r);
     const T sigma = s.cur.sigma_edm(), h = s.next.lambda - s.cur.lambda, lambda_s = s.cur.lambda + r * h;
     const level<T> mid = p.at(p.process().t_of_lambda(lambda_s));
-    tree_.value(sigma, w_cur_.view());
+    if (use_tree_) tree_.value(sigma, w_cur_.view());
 
     // stage 1, to σ̃_s:  x_s = α_s·[(d1/σ̃)·x/α − expm1(λ + log d1)·x̂0 + s_noise·u1·z]
     const auto [d1, u1] = detail::get_ancestral_step(sigma, std::exp(-lambda_s), eta);
-    brownian_normal(sigma, std::exp(-lambda_s));
+    increment(p, s.index, 0, sigma, std::exp(-lambda_s));
     simd::lincomb<T, 3>(x_s_.view().span(),
                         {mid.alpha * d1 / s.cur.sigma, -mid.alpha * std::expm1(s.cur.lambda + std::log(d1)), mid.alpha * s_noise * u1},
                         {x.data, x0_.data(), z_.data()});
@@ -93,7 +98,7 @@ struct dpmpp_sde {
 
     // stage 2, to σ̃_next:  x_next = α_next·[(d2/σ̃)·x/α − expm1(λ + log d2)·((1 − fac)·x̂0 + fac·x̂0_s) + s_noise·u2·z]
     const auto [d2, u2] = detail::get_ancestral_step(sigma, s.next.sigma_edm(), eta);
-    brownian_normal(sigma, s.next.sigma_edm());
+    increment(p, s.index, 1, sigma, s.next.sigma_edm());
     const T a = s.next.alpha, c = -a * std::expm1(s.cur.lambda + std::log(d2));
     simd::lincomb<T, 4>(x.span(), {a * d2 / s.cur.sigma, c * (1 - fac), c * fac, a * s_noise * u2},
                         {x.data, x0_.data(), x0_s_.data(), z_.data()});
@@ -117,15 +122,17 @@ struct dpmpp_sde {
     if (!(opt.tree_tol > 0 && opt.tree_tol < 1))
       throw config_error(detail::cat("dpmpp-sde: tree_tol = ", opt.tree_tol, "; expected 0 < tree_tol < 1"));
   }
-  // z_ = (W(b) − W(a))/√|b − a| with W(a) in w_cur_.
-  void brownian_normal(T a, T b) {
+  // z_ = (W(b) − W(a))/√|b − a| with W(a) in w_cur_, or stream k of the step.
+  template <class Problem>
+  void increment(Problem& p, std::size_t step, std::uint32_t k, T a, T b) {
+    if (!use_tree_) return p.normal(step, k, z_.view());
     tree_.value(b, z_.view());
     const T inv = 1 / std::sqrt(std::abs(b - a));
     simd::lincomb<T, 2>(z_.view().span(), {inv, -inv}, {z_.data(), w_cur_.data()});
   }
 
   random::brownian_tree<T> tree_;
-  bool spanned_ = false;
+  bool spanned_ = false, use_tree_ = false;
   batch<T> x0_, x0_s_, x_s_, w_cur_, z_;
 };
 

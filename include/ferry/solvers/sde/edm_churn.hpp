@@ -49,7 +49,7 @@ struct edm_churn {
     inner.reset(e);
     z_.resize(e);
   }
-  void check(const schedule<T>& s) const {
+  void check(const schedule<T>& s) {  // non-const: the wrapped solver may keep what it checks (heunpp2)
     detail::require_positive_alpha(s, "churn (it raises sigma/alpha)");
     if constexpr (requires { inner.check(s); }) inner.check(s);
   }
