@@ -1,8 +1,9 @@
 #pragma once
 // The float32 (and rounding-exact float64) arithmetic of torch and NumPy that diffusers' results
 // carry, written once: ferry reproduces diffusers' tables, grids and DEIS coefficients to the bit
-// with these, and nothing outside compat/ and diffusers' β tables (process/discrete_vp.hpp) uses
-// them. A leaf: it includes only the standard library.
+// with these, and nothing outside compat/, diffusers' β tables (process/discrete_vp.hpp) and torch's
+// generators (random/torch_cpu.hpp, random/torch_cuda.hpp) uses them. A leaf: it includes only the
+// standard library.
 //
 // Why it works: for +, −, ×, ÷ and √ of floats, rounding the exact double result to float is the
 // correctly rounded float result (53 ≥ 2·24 + 2, Figueroa 1995). Products go through a volatile so
