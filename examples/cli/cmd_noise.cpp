@@ -68,8 +68,8 @@ void draw_and_write(const noise_options& o, const std::vector<std::size_t>& shap
 void run_noise(const noise_options& o) {
   const std::optional<random::torch_device> torch = random::parse_rng(o.rng, "--rng");
   if (o.dtype != "float32" && o.dtype != "float64")
-    throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
-                                   "; expected float32 or float64"));
+    throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown",
+                                   detail::did_you_mean(o.dtype, {"float32", "float64"}), "; expected float32 or float64"));
   const bool f64 = o.dtype == "float64";
   if (f64 && torch == random::torch_device::cuda)
     throw config_error("--rng torch-cuda draws float32 only (the CPU emulation of torch's CUDA randn); use --dtype float32");

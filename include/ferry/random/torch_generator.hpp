@@ -220,9 +220,11 @@ class torch_noise {
 
   void copy(std::size_t p, batch_view<T> out) const {
     const drawn& d = state_->draws[p];
-    if (d.released)
-      throw config_error(ferry::detail::cat("torch_noise: the draw of ", d.initial ? std::string("the initial noise") : ferry::detail::cat("step ", d.step, " stream ", d.stream),
+    if (d.released) {
+      const std::string what = d.initial ? "the initial noise" : ferry::detail::cat("step ", d.step, " stream ", d.stream);
+      throw config_error(ferry::detail::cat("torch_noise: the draw of ", what,
                                             " was released after every row moved on; a torch generator serves one run"));
+    }
     const std::size_t cols = state_->batch.cols;
     std::copy_n(d.z.data() + first_row_ * cols, out.size(), out.data);
   }
