@@ -87,6 +87,8 @@ struct noise_kick {
   }
 };
 
+static_assert(noise_source<torch_noise<float>, float> && noise_source<torch_noise<double>, double>);
+
 }  // namespace
 
 TEST_CASE("torch-cpu: torch 1.13's randn for every size path, both dtypes, seeds up to 2^63", "[random][torch]") {
