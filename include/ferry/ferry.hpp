@@ -49,6 +49,7 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
+#include "ferry/random/torch_generator.hpp"
 #include "ferry/simd/categorical.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/driver/driver.hpp"
