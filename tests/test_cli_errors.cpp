@@ -163,6 +163,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string invert = "invert --model gmm:" + f.q("gmm.json") + " --steps 4 --out " + quoted(out) + " ";
   const std::string inv = invert + "--data " + f.q("noise.npy") + " ";
   const std::string edit = sample + "--init " + f.q("noise.npy") + " ";
+  const std::string noise = "noise --out " + quoted(out) + " ";
 
   std::vector<bad_input> cases = {
       // .npy noise: files
@@ -358,6 +359,18 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
        {"--model", "gmm:PATH"}},
       {"likelihood: malformed mixture", "likelihood --out " + quoted(out) + " --process flow --model gmm:" + f.q("broken.json") +
        " --data " + f.q("noise.npy"), {"broken.json", "not valid JSON"}},
+      // ferry noise
+      {"noise: unknown rng", noise + "--rng torch-gpu --shape 4,2", {"--rng", "\"torch-gpu\"", "did you mean \"torch-cpu\"", "philox"}},
+      {"noise: rng with control bytes", noise + "--rng \"$(printf 'torch\\033')\" --shape 4,2", {"--rng", "\"torch\\x1b\""}},
+      {"noise: torch-cuda in float64", noise + "--rng torch-cuda --dtype float64 --shape 4,2", {"torch-cuda", "float32 only"}},
+      {"noise: unknown dtype", noise + "--dtype float16 --shape 4,2", {"--dtype", "\"float16\"", "float32 or float64"}},
+      {"noise: shape not numbers", noise + "--shape 4,x", {"--shape", "\"4,x\"", "N,D"}},
+      {"noise: empty dimension", noise + "--shape 4,,2", {"--shape", "\"4,,2\""}},
+      {"noise: zero dimension", noise + "--shape 0,2", {"--shape", "a dimension is 0"}},
+      {"noise: negative dimension", noise + "--shape -4,2", {"--shape", "\"-4,2\""}},
+      {"noise: too many elements", noise + "--shape 65536,65537", {"--shape", "2^32 elements"}},
+      {"noise: negative seed", noise + "--seed -1 --shape 4,2", {"--seed"}},
+      {"noise: no shape", noise, {"--shape", "required"}},
   };
 
   for (const bad_input& c : cases) {
@@ -406,6 +419,10 @@ TEST_CASE("the good inputs of the error table do run (the table's failures are t
   CHECK(g.code == 0);
   const run_result d = run_cli("sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"), f.dir);
   CHECK(d.code == 0);
+  for (const char* rng : {"philox", "torch-cpu", "torch-cuda"}) {
+    const run_result n = run_cli(std::string("noise --rng ") + rng + " --shape 4,2 --out " + quoted(out), f.dir);
+    CHECK(n.code == 0);
+  }
 }
 
 #endif  // FERRY_CLI_PATH

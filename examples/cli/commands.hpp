@@ -36,6 +36,8 @@ void add_sample_discrete_command(CLI::App& app, bool run = true);
 void add_likelihood_command(CLI::App& app, bool run = true);
 /// `ferry info`: the timesteps and sigmas a diffusers scheduler config makes.
 void add_info_command(CLI::App& app, bool run = true);
+/// `ferry noise`: standard normals from ferry's keyed generator or torch's (CPU, CUDA), as .npy.
+void add_noise_command(CLI::App& app, bool run = true);
 
 /// Every subcommand, as `ferry` has them (main.cpp, and the CLI fuzz harness). With run = false
 /// the commands parse and validate their options but their callbacks do nothing.
@@ -47,6 +49,7 @@ inline void add_commands(CLI::App& app, bool run = true) {
   add_sample_discrete_command(app, run);
   add_info_command(app, run);
   add_likelihood_command(app, run);
+  add_noise_command(app, run);
 }
 
 }  // namespace ferry::cli

@@ -1,8 +1,9 @@
 #pragma once
 // The float32 (and rounding-exact float64) arithmetic of torch and NumPy that peers' results carry,
-// written once: ferry reproduces diffusers' tables, grids and DEIS coefficients and ComfyUI's float32
-// schedules to the bit with these. Users: compat/, the β tables (process/discrete_vp.hpp) and
-// ComfyUI's grids (grid/comfy.hpp). A leaf: it includes only the standard library.
+// written once: ferry reproduces diffusers' tables, grids and DEIS coefficients, ComfyUI's float32
+// schedules and torch's generators to the bit with these. Users: compat/, the β tables
+// (process/discrete_vp.hpp), ComfyUI's grids (grid/comfy.hpp) and torch's generators
+// (random/torch_cpu.hpp, random/torch_cuda.hpp). A leaf: it includes only the standard library.
 //
 // Why it works: for +, −, ×, ÷ and √ of floats, rounding the exact double result to float is the
 // correctly rounded float result (53 ≥ 2·24 + 2, Figueroa 1995). Products go through a volatile so
