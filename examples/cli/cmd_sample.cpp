@@ -68,8 +68,13 @@ void add_sample_command(CLI::App& app, bool run) {
   cmd->add_option("--seed", opt->seed, "keys the initial noise (with --num-samples or --init) and every step's noise")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--rng", opt->rng,
+                  "philox (ferry's keyed generator, default) | torch-cpu | torch-cuda: torch's generator seeded --seed draws the "
+                  "initial noise and then every step's noise, in order, as a diffusers pipeline spends its generator")
+      ->capture_default_str();
   cmd->add_option("--step-noise", opt->step_noise,
-                  "inject the step noise: .npy (S >= steps, N, D); step i uses W[i] for its one normal draw");
+                  "inject the step noise: .npy (S >= steps, N, D), step i uses W[i] for its one normal draw; or (S, K, N, D), "
+                  "draw k of step i is W[i, k]");
   cmd->add_option("--shard", opt->shard, "sample only rows [I*N/K, (I+1)*N/K) of the run: I/K");
   cmd->add_option("--out", opt->out, "where to write the samples, .npy in --dtype (default: the dtype of --noise/--init, float64 when drawn)")
       ->required();

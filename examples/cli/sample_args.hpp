@@ -17,7 +17,7 @@ namespace ferry::cli {
 /// The parsed flags of `ferry sample` / `ferry invert`.
 struct sample_args {
   std::string model, noise, step_noise, out, trajectory, scheduler_config, solver = "euler", prediction, ode_time_name = "native",
-      shard, dtype;  // dtype: float32 | float64, empty = the default rule
+      shard, dtype, rng = "philox";  // dtype: float32 | float64, empty = the default rule; rng: philox | torch-cpu | torch-cuda
   native_args native;  // --process, --grid or --sigmas and their options
   std::size_t steps = 0, num_samples = 0;  // steps 0: as many as --sigmas gives
   std::uint64_t seed = 0;

@@ -207,14 +207,20 @@ void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, 
     const batch<T> all = z->as_batch<T>();
     require_finite<T>(all.view().span(), file, what, dim);
     std::copy(all.data() + rows.begin * dim, all.data() + rows.end * dim, x.data());
-  } else {
+  }
+  // Step noise: injected (S >= steps, [K,] N, D; draw k of step i is W[i, k]), torch's generator
+  // (--rng), or keyed by the seed; each serves global rows. A torch generator draws the initial
+  // noise first (unless --noise gave it), each array over the whole batch N: a shard advances it
+  // over every row, so its rows are the single run's.
+  batch<T> w;
+  runtime_noise<T> noise{keyed_noise{o.seed, rows.begin}, {}, {}};
+  if (const auto torch = random::parse_rng(o.rng, "--rng")) {
+    noise.torch = torch_noise<T>({.device = *torch, .seed = o.seed, .batch = {n, dim}, .first_row = rows.begin,
+                                  .rows = rows.end - rows.begin});
+    if (!z) noise.torch.initial(x.view());
+  } else if (!z) {
     random::fill_normal(o.seed, x.view(), rows.begin, random::initial_noise_step);
   }
-
-  // Step noise: injected (S >= steps, [K,] N, D; draw k of step i is W[i, k]) or keyed by the seed;
-  // either serves global rows.
-  batch<T> w;
-  runtime_noise<T> noise{keyed_noise{o.seed, rows.begin}, {}};
   if (!o.step_noise.empty()) {
     const io::npy_array w_file = io::read_npy(o.step_noise);
     if (w_file.ndim() != 3 && w_file.ndim() != 4)
@@ -276,7 +282,16 @@ void run_sample(const sample_args& args) {
   if (!o.dtype.empty() && o.dtype != "float32" && o.dtype != "float64")
     throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
                                    "; expected float32 or float64"));
-  const bool f32 = o.dtype == "float32";
+  // --rng: torch's generators draw the initial noise and every step's; torch-cuda is float32 only
+  // (and makes float32 the run's dtype when --dtype is not given).
+  const std::optional<random::torch_device> torch = random::parse_rng(o.rng, "--rng");
+  if (torch && !o.step_noise.empty())
+    throw config_error(detail::cat("--rng ", o.rng, " draws every step's noise from torch's generator; drop --step-noise (or --rng)"));
+  if (torch && !o.init.empty())
+    throw config_error(detail::cat("--rng ", o.rng, " with --init is not supported; SDEdit noises the data with the keyed generator"));
+  if (torch == random::torch_device::cuda && o.dtype == "float64")
+    throw config_error("--rng torch-cuda draws float32 only (the CPU emulation of torch's CUDA randn); use --dtype float32");
+  const bool f32 = o.dtype == "float32" || (o.dtype.empty() && torch == random::torch_device::cuda);
   if (f32 && o.scheduler_config.empty() && is_fewstep(o.solver))
     throw config_error(detail::cat("--solver ", o.solver, " runs the mixture's exact flow map at rtol 1e-10, which needs --dtype float64"));
   // From data: the inversion's data (invert --data) or the data to edit (sample --init).
@@ -288,7 +303,7 @@ void run_sample(const sample_args& args) {
   const std::string& file = from_data ? o.init : o.noise;
   std::optional<io::npy_array> z;
   if (!file.empty()) z = read_float_array(file, 2, from_data ? "data" : "noise", "(N, D)");
-  const io::npy_dtype out = !o.dtype.empty() ? (f32 ? io::npy_dtype::f4 : io::npy_dtype::f8) : z ? z->dtype() : io::npy_dtype::f8;
+  const io::npy_dtype out = !o.dtype.empty() || f32 ? (f32 ? io::npy_dtype::f4 : io::npy_dtype::f8) : z ? z->dtype() : io::npy_dtype::f8;
   if (f32)
     run_sample_as<float>(o, z, out, sigmas);
   else

@@ -17,6 +17,7 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/random/torch_generator.hpp"
 
 namespace ferry {
 
@@ -77,19 +78,25 @@ struct injected_noise {
   }
 };
 
-/// Keyed or injected, chosen at run time (one solver instantiation for programs such as the CLI
-/// that decide from their input): injected when `injected.w` is set, keyed otherwise.
+/// Keyed, injected or a torch generator, chosen at run time (one solver instantiation for programs
+/// such as the CLI that decide from their input): injected when `injected.w` is set, torch's when
+/// `torch` is engaged, keyed otherwise. The keyed part keeps the seed (a Brownian tree keys on it).
 template <class T>
 struct runtime_noise {
   static constexpr bool active = true;
   keyed_noise keyed;
   injected_noise<T> injected;
+  torch_noise<T> torch;
 
-  runtime_noise for_rows(std::uint64_t offset) const { return {keyed.for_rows(offset), injected.for_rows(offset)}; }
+  runtime_noise for_rows(std::uint64_t offset) const {
+    return {keyed.for_rows(offset), injected.for_rows(offset), torch.for_rows(offset)};
+  }
   bool is_injected() const { return injected.w != nullptr; }
   void normal(std::size_t step, std::uint32_t stream, batch_view<T> out) const {
     if (is_injected())
       injected.normal(step, stream, out);
+    else if (torch.engaged())
+      torch.normal(step, stream, out);
     else
       keyed.normal(step, stream, out);
   }
