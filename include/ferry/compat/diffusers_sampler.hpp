@@ -209,8 +209,9 @@ template <class T, class Noise>
 std::optional<runtime_noise<T>> erase_noise(const Noise& n) {
   if constexpr (!Noise::active) return std::nullopt;
   else if constexpr (std::is_same_v<Noise, runtime_noise<T>>) return n;
-  else if constexpr (std::is_same_v<Noise, keyed_noise>) return runtime_noise<T>{n, {}};
-  else return runtime_noise<T>{{}, n};  // injected_noise<T>
+  else if constexpr (std::is_same_v<Noise, keyed_noise>) return runtime_noise<T>{n, {}, {}};
+  else if constexpr (std::is_same_v<Noise, torch_noise<T>>) return runtime_noise<T>{{}, {}, n};
+  else return runtime_noise<T>{{}, n, {}};  // injected_noise<T>
 }
 }  // namespace detail
 
