@@ -32,14 +32,21 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);
   if (stochastic) names += " consistency meanflow (few-step: the mixture's exact flow map is the distilled model)";
-  else names = "a deterministic solver: euler heun midpoint rk4 dopri5 ddim dpmpp-1 dpmpp-2m dpmpp-3m dpmpp-2s unipc deis lms";
+  else names = "a deterministic solver: euler heun midpoint rk4 dopri5 ddim dpmpp-1 dpmpp-2m dpmpp-3m dpmpp-2s unipc deis lms dpm-2 kdpm2 heunpp2 gradient-estimation";
   native(cmd->add_option("--solver", o.solver, names)->capture_default_str());
   native(cmd->add_option("--prediction", o.prediction,
                          "what the model predicts: epsilon | data | v | score | velocity (default: data, velocity for flow)"));
-  native(cmd->add_option("--rtol", o.rtol, "dopri5 relative tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
-  native(cmd->add_option("--atol", o.atol, "dopri5 absolute tolerance (few-step oracles: at most 1e-10)")->capture_default_str());
+  native(cmd->add_option("--rtol", o.rtol, "relative tolerance: dopri5 (default 1e-5), dpm-adaptive (0.05); few-step oracles: at most 1e-10"));
+  native(cmd->add_option("--atol", o.atol, "absolute tolerance: dopri5 (default 1e-5), dpm-adaptive (0.0078); few-step oracles: at most 1e-10"));
   native(cmd->add_option("--ode-time", o.ode_time_name, "Runge–Kutta time variable: native | sigma | lambda")->capture_default_str());
-  native(cmd->add_option("--order", o.order, "unipc/deis order (1-3), lms order (1-4)"));
+  native(cmd->add_option("--order", o.order, "unipc/deis order (1-3), lms order (1-4), dpm-adaptive order (2-3)"));
+  native(cmd->add_option("--ge-gamma", o.stochastic.ge_gamma, "gradient-estimation: gamma")->capture_default_str());
+  native(cmd->add_option("--h-init", o.stochastic.h_init, "dpm-adaptive: the first step in lambda")->capture_default_str());
+  native(cmd->add_option("--pcoeff", o.stochastic.pcoeff, "dpm-adaptive: the PID controller's P")->capture_default_str());
+  native(cmd->add_option("--icoeff", o.stochastic.icoeff, "dpm-adaptive: the PID controller's I")->capture_default_str());
+  native(cmd->add_option("--dcoeff", o.stochastic.dcoeff, "dpm-adaptive: the PID controller's D")->capture_default_str());
+  native(cmd->add_option("--accept-safety", o.stochastic.accept_safety, "dpm-adaptive: accept a step at error <= 1/accept_safety")
+             ->capture_default_str());
   native(cmd->add_flag("--diffusers-rules", o.diffusers_rules, "multistep solvers lower their order at the end as diffusers does"));
   native(cmd->add_flag("--taylor-3m", o.taylor_3m, "dpmpp-3m with the D2 weight that makes it third order (peers: off)"));
   if (!stochastic) return cfg;
@@ -52,8 +59,15 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   native(cmd->add_option("--snr", o.stochastic.snr, "pc-langevin corrector signal-to-noise ratio r")->capture_default_str());
   native(cmd->add_option("--langevin-steps", o.stochastic.langevin_steps, "pc-langevin corrector steps per step")
              ->capture_default_str());
-  native(cmd->add_option("--solver-type", o.stochastic.solver_type, "dpmpp-2m-sde / dpmpp-3m-sde: midpoint | heun")
+  native(cmd->add_option("--solver-type", o.stochastic.solver_type,
+                         "dpmpp-2m-sde / dpmpp-3m-sde: midpoint | heun (default midpoint); seeds-2: phi_1 | phi_2 (default phi_1)"));
+  native(cmd->add_option("--langevin-step", o.stochastic.langevin_step,
+                         "pc-langevin: the corrector's step size from the expected norms (expected) or each row's own (per-sample)")
              ->capture_default_str());
+  native(cmd->add_option("--r", o.stochastic.r, "seeds-2, dpmpp-sde: the intermediate stage's share of the step (default 0.5)"));
+  native(cmd->add_option("--r-1", o.stochastic.r_1, "seeds-3: its first stage")->capture_default_str());
+  native(cmd->add_option("--r-2", o.stochastic.r_2, "seeds-3: its second stage")->capture_default_str());
+  native(cmd->add_option("--max-stage", o.stochastic.max_stage, "er-sde: its stages, 1 to 3")->capture_default_str());
   return cfg;
 }
 

@@ -22,7 +22,7 @@ struct sample_args {
   std::size_t steps = 0, num_samples = 0;  // steps 0: as many as --sigmas gives
   std::uint64_t seed = 0;
   int threads = 1;
-  double rtol = 1e-5, atol = 1e-5;
+  std::optional<double> rtol, atol;  // unset: each solver's default (dopri5 1e-5, dpm-adaptive 0.05 / 0.0078)
   int order = 0;
   bool diffusers_rules = false, taylor_3m = false;
   solver_settings stochastic;  // eta, s_noise, s_churn, s_tmin, s_tmax, snr, solver_type, langevin_steps

@@ -15,7 +15,7 @@ sample_stats run_fewstep(const sample_args& o, const any_process<double>& proces
                          const runtime_noise<double>& noise, const sample_options& run) {
   using P = any_process<double>;
   using oracle = pf_ode_flow_map<P, gaussian_mixture<double>>;
-  const oracle flow(process, model, {.rtol = std::min(o.rtol, 1e-10), .atol = std::min(o.atol, 1e-10)});
+  const oracle flow(process, model, {.rtol = std::min(o.rtol.value_or(1e-10), 1e-10), .atol = std::min(o.atol.value_or(1e-10), 1e-10)});
   auto go = [&](auto& distilled, auto solver) {
     pf_ode<P, std::decay_t<decltype(distilled)>, no_transform, runtime_noise<double>> problem(process, distilled, {}, noise);
     return ferry::sample(problem, sched, solver, x, observer, run);

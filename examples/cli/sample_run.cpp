@@ -104,24 +104,26 @@ struct native_setup {
   schedule<T> sched;
 };
 
-// The levels the run visits: --sigmas as given, or the grid with --steps steps.
+// The levels the run visits: --sigmas as given, or the grid with --steps steps; a solver that makes
+// its own levels from the ends of the list it is given (ComfyUI's dpm-fast, dpm-adaptive) visits those.
 template <class T, class P>
-std::vector<level<T>> native_levels(const sample_args& o, const P& p, const std::vector<double>& sigmas) {
-  if (!sigmas.empty()) {
-    const std::vector<T> s(sigmas.begin(), sigmas.end());
-    return levels_at_sigmas(p, std::span<const T>(s));
-  }
+std::vector<level<T>> native_levels(const sample_args& o, const solver_settings& s, const P& p, const std::vector<double>& sigmas) {
   grid_spec<T> spec = make_grid_spec<T>(o.native, o.steps);
   // An inversion starts at the grid's low end, which must not be the data level σ = 0.
   if (o.invert && !o.native.final_zero) spec.final_zero = false;
+  const std::vector<T> list = sigmas.empty() ? std::vector<T>() : std::vector<T>(sigmas.begin(), sigmas.end());
+  const std::vector<T> own = own_sigmas<T>(s, sigmas.empty() ? std::span<const T>(grid_sigmas(p, spec)) : std::span<const T>(list));
+  if (!own.empty()) return levels_at_sigmas(p, std::span<const T>(own));
+  if (!list.empty()) return levels_at_sigmas(p, std::span<const T>(list));
   return make_grid(p, spec);
 }
 
 template <class T>
-native_setup<T> make_native(const sample_args& o, batch<T>& x, std::uint64_t first_row, const std::vector<double>& sigmas) {
+native_setup<T> make_native(const sample_args& o, const solver_settings& s, batch<T>& x, std::uint64_t first_row,
+                            const std::vector<double>& sigmas) {
   return std::visit(
       [&](const auto& p) {
-        const std::vector<level<T>> levels = native_levels<T>(o, p, sigmas);
+        const std::vector<level<T>> levels = native_levels<T>(o, s, p, sigmas);
         native_setup<T> r{any_process<T>(p), {}};
         if (o.invert) {
           r.sched = make_inverse_schedule(levels);  // x is the data, at the grid's low end
@@ -146,7 +148,8 @@ sample_stats run_native(const sample_args& o, gaussian_mixture<T>& model, batch<
   solver_settings s = o.stochastic;
   s.name = o.solver, s.time = parse_ode_time(o.ode_time_name), s.rtol = o.rtol, s.atol = o.atol;
   s.order = o.order, s.diffusers_rules = o.diffusers_rules, s.taylor_3m = o.taylor_3m;
-  const native_setup<T> setup = make_native(o, x, first_row, sigmas);
+  s.nfe = o.steps;  // dpm-fast spends the list's length − 1 model evaluations
+  const native_setup<T> setup = make_native(o, s, x, first_row, sigmas);
   rec(step_report<T>{0, 0, {}, {}, 0, x.view()});
   if (is_fewstep(o.solver)) {
     if (o.invert)

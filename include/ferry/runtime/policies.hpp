@@ -28,6 +28,14 @@
 #include "ferry/solvers/sde/edm_churn.hpp"
 #include "ferry/solvers/sde/euler_maruyama.hpp"
 #include "ferry/solvers/sde/pc_langevin.hpp"
+#include "ferry/solvers/ode/dpm_adaptive.hpp"
+#include "ferry/solvers/ode/dpm_fast.hpp"
+#include "ferry/solvers/ode/gradient_estimation.hpp"
+#include "ferry/solvers/ode/heunpp2.hpp"
+#include "ferry/solvers/offset_first_sigma.hpp"
+#include "ferry/solvers/sde/dpm_2.hpp"
+#include "ferry/solvers/sde/er_sde.hpp"
+#include "ferry/solvers/sde/seeds.hpp"
 
 namespace ferry::policy {
 template <class T> using euler_churn = edm_churn<euler<T>, T>;
@@ -50,6 +58,14 @@ template <class T> using lms_3 = lms<3, T>;
 template <class T> using lms_4 = lms<4, T>;
 template <class T> using lcm = multistep_consistency<lcm_boundary, T>;
 template <class T> using tcd = multistep_consistency<tcd_landing<T>, T>;
+template <class T> using dpm_2_churn = edm_churn<dpm_2<T>, T>;
+template <class T> using heunpp2_churn = edm_churn<heunpp2<T>, T>;
+template <class T> using seeds_2 = offset_first_sigma<seeds<2, T>>;
+template <class T> using seeds_3 = offset_first_sigma<seeds<3, T>>;
+template <class T> using er_sde = offset_first_sigma<ferry::er_sde<T>>;
+template <class T> using dpmpp_2m_sde_offset = offset_first_sigma<dpmpp_multistep_sde<2, T>>;
+template <class T> using dpmpp_3m_sde_offset = offset_first_sigma<dpmpp_multistep_sde<3, T>>;
+template <class T> using dpmpp_sde_offset = offset_first_sigma<ferry::dpmpp_sde<T>>;
 }  // namespace ferry::policy
 
 // The families: X(policy type, scalar type) for each member.
@@ -69,8 +85,15 @@ template <class T> using tcd = multistep_consistency<tcd_landing<T>, T>;
   X(::ferry::euler_maruyama<T>, T) X(::ferry::pc_langevin<T>, T) X(::ferry::dpmpp_sde<T>, T)                        \
   X(::ferry::policy::dpmpp_sde_1<T>, T) X(::ferry::policy::dpmpp_sde_2<T>, T) X(::ferry::policy::dpmpp_sde_3<T>, T) \
   X(::ferry::dpmpp_2s_ancestral<T>, T)
+// ComfyUI's (k-diffusion's) samplers beyond the classic ones, and the ComfyUI first-σ offset.
+#define FERRY_POLICIES_COMFY(X, T)                                                                                \
+  X(::ferry::dpm_2<T>, T) X(::ferry::policy::dpm_2_churn<T>, T) X(::ferry::heunpp2<T>, T)                        \
+  X(::ferry::policy::heunpp2_churn<T>, T) X(::ferry::dpm_fast<T>, T) X(::ferry::dpm_adaptive<T>, T)              \
+  X(::ferry::gradient_estimation<T>, T) X(::ferry::policy::seeds_2<T>, T) X(::ferry::policy::seeds_3<T>, T)       \
+  X(::ferry::policy::er_sde<T>, T) X(::ferry::policy::dpmpp_2m_sde_offset<T>, T) X(::ferry::policy::dpmpp_3m_sde_offset<T>, T) \
+  X(::ferry::policy::dpmpp_sde_offset<T>, T)
 // Every family, by its macro's suffix (cmake/ferry_runtime.cmake lists the same names).
-#define FERRY_POLICY_FAMILIES(F) F(RK) F(DPM) F(MULTISTEP) F(ANCESTRAL) F(SDE)
+#define FERRY_POLICY_FAMILIES(F) F(RK) F(DPM) F(MULTISTEP) F(ANCESTRAL) F(SDE) F(COMFY)
 
 // run_policy of one policy: the declaration (extern) and the definition (in the library's TUs).
 #define FERRY_RUNTIME_SIGNATURE(P, T)                                                                   \

@@ -18,8 +18,10 @@
 #include <array>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ferry/core/error.hpp"
 #include "ferry/runtime/policies.hpp"
@@ -53,23 +55,22 @@ template <class T = double, class F>
 decltype(auto) with_solver(const solver_settings& s, F&& f) {
   const std::string_view n = s.name;
   const churn_options churn{.s_churn = s.s_churn, .s_tmin = s.s_tmin, .s_tmax = s.s_tmax, .s_noise = s.s_noise};
-  if (n == "euler" && s.s_churn > 0) return f(edm_churn<euler<T>, T>(euler<T>({.time = s.time}), churn));
-  if (n == "heun" && s.s_churn > 0) return f(edm_churn<heun<T>, T>(heun<T>({.time = s.time}), churn));
-  if (n == "euler") return f(euler<T>({.time = s.time}));
-  if (n == "heun") return f(heun<T>({.time = s.time}));
+  // Karras et al.'s churn around a deterministic step (k-diffusion's s_churn keyword) where it is set.
+  auto churned = [&](auto solver) {
+    using S = decltype(solver);
+    return s.s_churn > 0 ? f(edm_churn<S, T>(std::move(solver), churn)) : f(std::move(solver));
+  };
+  // ComfyUI's offset_first_sigma_for_snr for the samplers that call it (a no-op off a flow).
+  auto offset = [&](auto solver) { return f(with_first_sigma_offset(std::move(solver))); };
+  const T eta = T(s.eta.value_or(1)), s_noise = T(s.s_noise);
+  // ODE: explicit Runge–Kutta (native, σ or λ time), exponential integrators, multistep.
+  if (n == "euler") return churned(euler<T>({.time = s.time}));
+  if (n == "heun") return churned(heun<T>({.time = s.time}));
   if (n == "midpoint") return f(midpoint<T>({.time = s.time}));
   if (n == "rk4") return f(rk4<T>({.time = s.time}));
-  if (n == "dopri5") return f(dopri5<T>({.rtol = T(s.rtol), .atol = T(s.atol), .time = s.time}));
+  if (n == "dopri5") return f(dopri5<T>({.rtol = T(s.rtol.value_or(1e-5)), .atol = T(s.atol.value_or(1e-5)), .time = s.time}));
   if (n == "ddim" && s.eta.value_or(0) > 0) return f(ddim_eta<T>(*s.eta));
   if (n == "ddim") return f(ddim<T>{});
-  if (n == "ddpm") return f(ddpm<T>());
-  if (n == "euler-ancestral") return f(euler_ancestral<T>(s.eta.value_or(1), s.s_noise));
-  if (n == "lcm") return f(lcm<T>());
-  if (n == "tcd") return f(tcd<T>(s.eta.value_or(0.3)));
-  if (n == "euler-maruyama") return f(euler_maruyama<T>({.eta = T(s.eta.value_or(1))}));
-  if (n == "flow-sde") return f(flow_sde<T>(s.eta.value_or(1)));
-  if (n == "pc-langevin")
-    return f(pc_langevin<T>({.snr = T(s.snr), .langevin_steps = s.langevin_steps, .eta = T(s.eta.value_or(1))}));
   if (n == "dpmpp-1" || n == "dpmpp-2m" || n == "dpmpp-3m") {
     dpmpp_multistep_options o = n == "dpmpp-3m" ? dpmpp_multistep_options::k_diffusion_3m()
                                                 : dpmpp_multistep_options::k_diffusion_2m();
@@ -78,16 +79,6 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
     return with_order<dpmpp_multistep, T>(n == "dpmpp-1" ? 1 : n == "dpmpp-2m" ? 2 : 3, o, f);
   }
   if (n == "dpmpp-2s") return f(dpmpp_2s<T>{});
-  if (n == "dpmpp-2m-sde" || n == "dpmpp-3m-sde") {
-    dpmpp_sde_multistep_options o = n == "dpmpp-3m-sde" ? dpmpp_sde_multistep_options::k_diffusion_3m()
-                                                        : dpmpp_sde_multistep_options::k_diffusion_2m(parse_dpm_solver_type(s.solver_type));
-    o.lower_order_final = s.diffusers_rules;
-    o.eta = s.eta.value_or(1);
-    o.s_noise = s.s_noise;
-    return with_order<dpmpp_multistep_sde, T>(n == "dpmpp-2m-sde" ? 2 : 3, o, f);
-  }
-  if (n == "dpmpp-2s-ancestral") return f(dpmpp_2s_ancestral<T>({.eta = s.eta.value_or(1), .s_noise = s.s_noise}));
-  if (n == "dpmpp-sde") return f(dpmpp_sde<T>({.eta = s.eta.value_or(1), .s_noise = s.s_noise}));
   if (n == "unipc") {
     unipc_options o;
     o.lower_order_final = s.diffusers_rules;
@@ -106,6 +97,43 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
       default: return f(lms<4, T>{});
     }
   }
+  // ComfyUI's (k-diffusion's) single-step samplers; dpm-2 / kdpm2 take churn like euler and heun.
+  if (n == "dpm-2" || n == "kdpm2") return churned(dpm_2<T>{});
+  if (n == "heunpp2") return churned(heunpp2<T>{});
+  if (n == "dpm-fast") return f(dpm_fast<T>({.nfe = s.nfe, .eta = T(s.eta.value_or(0)), .s_noise = s_noise}));
+  if (n == "dpm-adaptive")
+    return f(dpm_adaptive<T>({.order = detail::order_or(s, 3, 3), .rtol = T(s.rtol.value_or(0.05)), .atol = T(s.atol.value_or(0.0078)),
+                              .h_init = T(s.h_init), .pcoeff = T(s.pcoeff), .icoeff = T(s.icoeff), .dcoeff = T(s.dcoeff),
+                              .accept_safety = T(s.accept_safety), .eta = T(s.eta.value_or(0)), .s_noise = s_noise}));
+  if (n == "gradient-estimation") return f(gradient_estimation<T>({.ge_gamma = T(s.ge_gamma)}));
+  // Ancestral and SDE samplers.
+  if (n == "ddpm") return f(ddpm<T>());
+  if (n == "euler-ancestral") return f(euler_ancestral<T>(eta, s_noise));
+  if (n == "lcm") return f(comfy_lcm<T>());  // ComfyUI's; diffusers' LCMScheduler is lcm<T>() through its config
+  if (n == "tcd") return f(tcd<T>(T(s.eta.value_or(0.3))));
+  if (n == "euler-maruyama") return f(euler_maruyama<T>({.eta = eta}));
+  if (n == "flow-sde") return f(flow_sde<T>(eta));
+  if (n == "pc-langevin")
+    return f(pc_langevin<T>({.snr = T(s.snr), .langevin_steps = s.langevin_steps, .eta = eta,
+                             .step = parse_langevin_step(s.langevin_step)}));
+  if (n == "dpmpp-2m-sde" || n == "dpmpp-3m-sde") {
+    dpmpp_sde_multistep_options o = n == "dpmpp-3m-sde"
+                                        ? dpmpp_sde_multistep_options::k_diffusion_3m()
+                                        : dpmpp_sde_multistep_options::k_diffusion_2m(parse_dpm_solver_type(s.solver_type.value_or("midpoint")));
+    o.lower_order_final = s.diffusers_rules;
+    o.eta = eta;
+    o.s_noise = s_noise;
+    if (n == "dpmpp-2m-sde") return offset(dpmpp_multistep_sde<2, T>(o));
+    return offset(dpmpp_multistep_sde<3, T>(o));
+  }
+  if (n == "dpmpp-2s-ancestral") return f(dpmpp_2s_ancestral<T>({.eta = eta, .s_noise = s_noise}));
+  if (n == "dpmpp-sde") return offset(dpmpp_sde<T>({.eta = eta, .s_noise = s_noise, .r = s.r.value_or(0.5)}));
+  if (n == "dpm-2-ancestral" || n == "kdpm2-ancestral") return f(dpm_2_ancestral<T>(eta, s_noise));
+  if (n == "seeds-2")
+    return offset(seeds<2, T>({.eta = eta, .s_noise = s_noise, .r = T(s.r.value_or(0.5)),
+                               .solver_type = parse_seeds_solver_type(s.solver_type.value_or("phi_1"))}));
+  if (n == "seeds-3") return offset(seeds<3, T>({.eta = eta, .s_noise = s_noise, .r_1 = T(s.r_1), .r_2 = T(s.r_2)}));
+  if (n == "er-sde") return offset(er_sde<T>({.s_noise = s_noise, .max_stage = s.max_stage}));
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : ", ") + std::string(v);
   throw config_error(detail::cat("solver \"", detail::escape(n), "\" is unknown", detail::did_you_mean(n, solver_names),
@@ -122,6 +150,16 @@ template <class T>
 sample_stats run_solver(const solver_settings& s, runtime_problem<T>& problem, const schedule<T>& sched, batch_view<T> x,
                         observer_ref<T> observer = {}, const sample_options& options = {}) {
   return with_solver<T>(s, [&](auto solver) { return run_policy(solver, problem, sched, x, observer, options); });
+}
+
+/// The σ list the solver named in s visits when a run gives it `sigmas`: ComfyUI's dpm_fast and
+/// dpm_adaptive keep only its ends (and dpm_fast its length, settings.nfe = len − 1) and make their own
+/// levels; every other solver visits the list itself (returned empty).
+template <class T>
+std::vector<T> own_sigmas(const solver_settings& s, std::span<const T> sigmas) {
+  if (s.name == "dpm-fast") return comfy_dpm_fast_sigmas<T>(sigmas);
+  if (s.name == "dpm-adaptive") return comfy_dpm_adaptive_sigmas<T>(sigmas);
+  return {};
 }
 
 /// Whether the solver named in s draws noise (a stochastic policy).

@@ -3,6 +3,7 @@
 // every option a command line or a config can set, with k-diffusion's and diffusers' names. Light
 // on purpose: a command that only parses options includes this, not the solvers.
 #include <array>
+#include <cstddef>
 #include <limits>
 #include <optional>
 #include <string>
@@ -13,26 +14,38 @@
 
 namespace ferry {
 
-inline constexpr std::array<std::string_view, 24> solver_names = {
+/// Every name with_solver builds (runtime/registry.hpp), in the order the demo and the docs list them.
+inline constexpr std::array<std::string_view, 35> solver_names = {
     "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s", "unipc", "deis", "lms",
+    "dpm-2", "kdpm2", "heunpp2", "dpm-fast", "dpm-adaptive", "gradient-estimation",
     "ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde",
-    "dpmpp-sde", "dpmpp-2m-sde", "dpmpp-3m-sde", "dpmpp-2s-ancestral"};
+    "dpmpp-sde", "dpmpp-2m-sde", "dpmpp-3m-sde", "dpmpp-2s-ancestral", "dpm-2-ancestral", "kdpm2-ancestral", "seeds-2", "seeds-3",
+    "er-sde"};
 
+/// The options of every solver by its peers' names (k-diffusion's and ComfyUI's keyword arguments,
+/// diffusers' config keys). Unset optionals take each solver's own default.
 struct solver_settings {
   std::string name = "euler";
   ode_time time = ode_time::native;  ///< Runge–Kutta family: the time variable
-  double rtol = 1e-5, atol = 1e-5;   ///< dopri5
-  int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4); 0 = default
+  std::optional<double> rtol{}, atol{};  ///< dopri5 (default 1e-5 each), dpm-adaptive (0.05, 0.0078)
+  int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4), dpm-adaptive (2–3, default 3); 0 = default
   bool diffusers_rules = false;      ///< lower_order_final as diffusers (multistep solvers)
   bool taylor_3m = false;            ///< dpmpp-3m with the third-order D2 weight (taylor_d2)
+  std::size_t nfe = 0;               ///< dpm-fast: the model evaluations of the run (ComfyUI: its sigma list's length - 1)
   // Stochastic samplers (k-diffusion's keyword arguments, Karras et al. 2022 Alg. 2, Song et al. 2021):
-  std::optional<double> eta{};       ///< noise scale; unset: 1 for ancestral/SDE samplers, 0 for ddim
+  std::optional<double> eta{};       ///< noise scale; unset: 1 for ancestral/SDE samplers, 0 for ddim, dpm-fast, dpm-adaptive
   double s_noise = 1;                ///< extra scale of every injected normal
-  double s_churn = 0, s_tmin = 0;    ///< churn (euler, heun): γ = min(S_churn/n, √2 − 1) on σ ∈ [S_tmin, S_tmax]
+  double s_churn = 0, s_tmin = 0;    ///< churn (euler, heun, dpm-2, heunpp2): γ = min(S_churn/n, √2 − 1) on σ ∈ [S_tmin, S_tmax]
   double s_tmax = std::numeric_limits<double>::infinity();
   double snr = 0.16;                 ///< pc-langevin: the corrector's signal-to-noise ratio r
   int langevin_steps = 1;            ///< pc-langevin: corrector steps per predictor step
-  std::string solver_type = "midpoint";  ///< dpmpp-2m-sde/3m-sde: midpoint | heun
+  std::string langevin_step = "expected";  ///< pc-langevin: expected | per-sample (the corrector's step size)
+  std::optional<std::string> solver_type{};  ///< dpmpp-2m-sde/3m-sde: midpoint | heun (midpoint); seeds-2: phi_1 | phi_2 (phi_1)
+  std::optional<double> r{};         ///< seeds-2 (0.5), dpmpp-sde (0.5): the intermediate stage's share of the step
+  double r_1 = 1.0 / 3, r_2 = 2.0 / 3;  ///< seeds-3's stages
+  int max_stage = 3;                 ///< er-sde: 1, 2 or 3
+  double ge_gamma = 2;               ///< gradient-estimation: γ
+  double h_init = 0.05, pcoeff = 0, icoeff = 1, dcoeff = 0, accept_safety = 0.81;  ///< dpm-adaptive's PID step control
 };
 
 namespace detail {

@@ -22,6 +22,7 @@
 // Corrector step j draws stream j + 1 of the step, the predictor stream 0 (injected noise needs K ≥
 // langevin_steps + 1 arrays per step). evals_per_step counts the default langevin_steps = 1.
 #include <cmath>
+#include <string_view>
 #include <cstdint>
 
 #include "ferry/core/batch.hpp"
@@ -37,6 +38,14 @@ enum class langevin_step {
   expected,    ///< ε = 2a·r²·σ²: both norms at their expectations (the default)
   per_sample,  ///< ε = 2a·(r‖z‖/‖g‖)² with the row's own norms (Alg. 4 as written; biased in few dimensions)
 };
+
+/// Parses expected | per-sample.
+inline langevin_step parse_langevin_step(std::string_view s) {
+  if (s == "expected") return langevin_step::expected;
+  if (s == "per-sample") return langevin_step::per_sample;
+  throw config_error(detail::cat("pc-langevin: step \"", detail::escape(s), "\" is unknown",
+                                 detail::did_you_mean(s, {"expected", "per-sample"}), "; expected expected or per-sample"));
+}
 
 template <class T = double>
 struct pc_langevin {
