@@ -24,6 +24,7 @@
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/ipndm.hpp"
 
 using namespace ferry;
@@ -83,4 +84,8 @@ TEST_CASE("ComfyUI's ipndm and ipndm_v are reproduced", "[comfy][multistep][pari
   CHECK(comfy_diff("ipndm_eps_karras_16", ipndm<double>{}) < 1e-4);
   CHECK(comfy_diff("ipndm_v_eps_karras_16", ipndm_v<double>()) < 1e-4);
   CHECK(comfy_diff("ipndm_v_eps_exponential_12", ipndm_v<double>()) < 1e-4);
+}
+
+TEST_CASE("ComfyUI's deis (tabulated tAB-DEIS) is reproduced", "[comfy][multistep][parity]") {
+  CHECK(comfy_diff("deis_eps_karras_12", tab_deis<double>()) < 1e-4);
 }
