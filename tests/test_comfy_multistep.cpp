@@ -26,6 +26,7 @@
 #include "ferry/random/normal.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/ipndm.hpp"
+#include "ferry/solvers/sde/res_multistep.hpp"
 
 using namespace ferry;
 
@@ -88,4 +89,14 @@ TEST_CASE("ComfyUI's ipndm and ipndm_v are reproduced", "[comfy][multistep][pari
 
 TEST_CASE("ComfyUI's deis (tabulated tAB-DEIS) is reproduced", "[comfy][multistep][parity]") {
   CHECK(comfy_diff("deis_eps_karras_12", tab_deis<double>()) < 1e-4);
+}
+
+TEST_CASE("ComfyUI's res_multistep and res_multistep_ancestral are reproduced", "[comfy][multistep][parity]") {
+  for (const char* name : {"res_multistep_eps_karras_12", "res_multistep_eps_exponential_8", "res_multistep_const_shift3_16"})
+    CHECK(comfy_diff(name, res_multistep<double>{}) < 1e-4);
+  for (const char* name : {"res_multistep_ancestral_eps_karras_12", "res_multistep_ancestral_eps_karras_8_eta05",
+                           "res_multistep_ancestral_const_shift3_12"}) {
+    const double eta = comfy_cases().at(name).at("options").value("eta", 1.0);
+    CHECK(comfy_diff(name, res_multistep_ancestral<double>(eta)) < 1e-4);
+  }
 }
