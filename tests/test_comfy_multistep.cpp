@@ -26,6 +26,7 @@
 #include "ferry/random/normal.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/ipndm.hpp"
+#include "ferry/solvers/ode/unipc.hpp"
 #include "ferry/solvers/sde/res_multistep.hpp"
 
 using namespace ferry;
@@ -99,4 +100,9 @@ TEST_CASE("ComfyUI's res_multistep and res_multistep_ancestral are reproduced", 
     const double eta = comfy_cases().at(name).at("options").value("eta", 1.0);
     CHECK(comfy_diff(name, res_multistep_ancestral<double>(eta)) < 1e-4);
   }
+}
+
+TEST_CASE("ComfyUI's uni_pc and uni_pc_bh2 are UniPC-3 configurations", "[comfy][multistep][parity]") {
+  CHECK(comfy_diff("uni_pc_eps_karras_12", comfy_unipc<double>(unipc_bh::bh1)) < 1e-4);
+  CHECK(comfy_diff("uni_pc_bh2_eps_karras_12", comfy_unipc<double>(unipc_bh::bh2)) < 1e-4);
 }
