@@ -28,6 +28,7 @@
 #include "ferry/solvers/ode/ipndm.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
 #include "ferry/solvers/sde/res_multistep.hpp"
+#include "ferry/solvers/sde/sa_solver.hpp"
 
 using namespace ferry;
 
@@ -105,4 +106,19 @@ TEST_CASE("ComfyUI's res_multistep and res_multistep_ancestral are reproduced", 
 TEST_CASE("ComfyUI's uni_pc and uni_pc_bh2 are UniPC-3 configurations", "[comfy][multistep][parity]") {
   CHECK(comfy_diff("uni_pc_eps_karras_12", comfy_unipc<double>(unipc_bh::bh1)) < 1e-4);
   CHECK(comfy_diff("uni_pc_bh2_eps_karras_12", comfy_unipc<double>(unipc_bh::bh2)) < 1e-4);
+}
+
+namespace {
+sa_solver<double> comfy_sa(const nlohmann::json& c, bool pece) {
+  const auto& o = c.at("options");
+  return sa_solver<double>({.use_pece = pece, .eta = o.at("eta").get<double>(), .sde_start_sigma = o.at("sde_start_sigma").get<double>(),
+                            .sde_end_sigma = o.at("sde_end_sigma").get<double>()});
+}
+}  // namespace
+
+TEST_CASE("ComfyUI's sa_solver and sa_solver_pece are reproduced", "[comfy][multistep][parity]") {
+  for (const char* name : {"sa_solver_eps_karras_16", "sa_solver_const_shift3_12"})
+    CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), false)) < 1e-4);
+  for (const char* name : {"sa_solver_pece_eps_karras_12", "sa_solver_pece_const_shift3_8"})
+    CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), true)) < 1e-4);
 }
