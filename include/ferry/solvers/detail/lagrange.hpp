@@ -38,6 +38,16 @@ T lagrange_integral(const std::array<T, N>& nodes, std::size_t n, std::size_t j,
   return half * sum;
 }
 
+/// Adams–Bashforth weights of k equal steps, newest first: ∫_0^1 ℓ_j through the nodes 0, −1, …, −(k − 1)
+/// ({1}; {3/2, −1/2}; {23/12, −16/12, 5/12}; {55/24, −59/24, 37/24, −9/24}).
+template <class T, std::size_t N = 4>
+std::array<T, N> adams_bashforth_weights(std::size_t k) {
+  std::array<T, N> nodes{}, w{};
+  for (std::size_t j = 0; j < k; ++j) nodes[j] = -T(j);
+  for (std::size_t j = 0; j < k; ++j) w[j] = lagrange_integral(nodes, k, j, T(0), T(1));
+  return w;
+}
+
 /// ∫_0^{v1} ℓ_j(v)·e^v dv exactly, through nodes[0..n) (v1 = −∞ allowed: the integral to ρ = 0).
 template <class T, std::size_t N>
 T lagrange_exp_integral(const std::array<T, N>& nodes, std::size_t n, std::size_t j, T v1) {

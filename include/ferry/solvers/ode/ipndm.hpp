@@ -113,10 +113,7 @@ struct ipndm {
     std::array<T, 4> nodes{}, w{};
     const auto kk = std::size_t(k);
     switch (opt.steps) {
-      case ipndm_steps::uniform:
-        for (std::size_t j = 0; j < kk; ++j) nodes[j] = -T(j);
-        for (std::size_t j = 0; j < kk; ++j) w[j] = detail::lagrange_integral(nodes, kk, j, T(0), T(1));
-        return w;
+      case ipndm_steps::uniform: return detail::adams_bashforth_weights<T>(kk);
       case ipndm_steps::lagrange:
         for (std::size_t j = 0; j < kk; ++j) nodes[j] = sigma_of(j);
         for (std::size_t j = 0; j < kk; ++j) w[j] = detail::lagrange_integral(nodes, kk, j, s, s_next) / (s_next - s);

@@ -197,4 +197,14 @@ struct sa_solver {
   bool noise_added_ = false, ends_at_zero_ = false;
 };
 
+/// diffusers' SASolverScheduler: orders 2/2 by default, τ = 1 on timesteps 200 … 800 of the current level,
+/// its order rules, data prediction with the order-2 weights of App. D, or noise prediction.
+template <class T = double>
+sa_solver<T> diffusers_sa_solver(int predictor_order = 2, int corrector_order = 2, bool predict_x0 = true, bool lower_order_final = true) {
+  return sa_solver<T>({.predictor_order = predictor_order, .corrector_order = corrector_order, .use_pece = false,
+                       .simple_order_2 = predict_x0, .predict_x0 = predict_x0, .lower_order_final = lower_order_final, .eta = 1,
+                       .s_noise = 1, .sde_start_sigma = 800, .sde_end_sigma = 200, .tau_variable = sa_tau_variable::timestep,
+                       .order_rule = sa_order_rule::diffusers, .offset_first_sigma = false});
+}
+
 }  // namespace ferry
