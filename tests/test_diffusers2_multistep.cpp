@@ -209,13 +209,11 @@ TEST_CASE("diffusers' SASolverScheduler is the SA-Solver policy with diffusers' 
   }
 }
 
-TEST_CASE("diffusers' CosineDPMSolverMultistepScheduler is SDE-DPM-Solver++(2M) on its EDM grid", "[diffusers2][multistep][parity]") {
+TEST_CASE("diffusers' CosineDPMSolverMultistepScheduler is SDE-DPM-Solver++(2M) on its EDM grid, injected draws step by step", "[diffusers2][multistep][parity]") {
   for (const char* name : {"cosine_dpm_stableaudio_20", "cosine_dpm_karras_heun_8"}) {
     const nlohmann::json& cfg = config(name);
-    dpmpp_sde_multistep_options o;
-    o.solver_type = parse_dpm_solver_type(cfg.value("solver_type", std::string("midpoint")));
-    o.lower_order_final = cfg.value("lower_order_final", true);
-    o.euler_at_final = cfg.value("euler_at_final", false);
+    const auto o = dpmpp_sde_multistep_options::cosine(parse_dpm_solver_type(cfg.value("solver_type", std::string("midpoint"))),
+                                                       cfg.value("lower_order_final", true), cfg.value("euler_at_final", false));
     std::vector<level<double>> lv;
     for (double s : grid(name, "sigmas")) lv.push_back(level<double>::make(1, s));
     const double sigma_max = cfg.value("sigma_max", 500.0);
