@@ -14,6 +14,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "multistep_support.hpp"
 #include "test_support.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/driver/pf_ode.hpp"
@@ -121,4 +122,47 @@ TEST_CASE("ComfyUI's sa_solver and sa_solver_pece are reproduced", "[comfy][mult
     CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), false)) < 1e-4);
   for (const char* name : {"sa_solver_pece_eps_karras_12", "sa_solver_pece_const_shift3_8"})
     CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), true)) < 1e-4);
+}
+
+TEST_CASE("ComfyUI multistep steps do not allocate", "[comfy][multistep][alloc]") {
+  using ferry_test::step_allocations;
+  CHECK(step_allocations(ipndm<double>{}) == 0);
+  CHECK(step_allocations(ipndm_v<double>()) == 0);
+  CHECK(step_allocations(tab_deis<double>()) == 0);
+  CHECK(step_allocations(res_multistep<double>{}) == 0);
+  CHECK(step_allocations(res_multistep_ancestral<double>()) == 0);
+  CHECK(step_allocations(comfy_unipc<double>()) == 0);
+  CHECK(step_allocations(sa_solver<double>({.eta = 1, .sde_start_sigma = 10, .sde_end_sigma = 0.5})) == 0);
+  CHECK(step_allocations(sa_solver<double>({.use_pece = true, .eta = 1, .sde_start_sigma = 10, .sde_end_sigma = 0.5})) == 0);
+}
+
+TEST_CASE("ComfyUI's stochastic multistep samplers give the same bytes on any thread count", "[comfy][multistep][random]") {
+  const std::string gmm = comfy_dir + "gmm.json";
+  ferry_test::check_thread_invariance(gmm, "res-multistep-ancestral", res_multistep_ancestral<double>());
+  ferry_test::check_thread_invariance(gmm, "sa-solver", sa_solver<double>({.eta = 1, .sde_start_sigma = 10, .sde_end_sigma = 0.5}));
+  ferry_test::check_thread_invariance(gmm, "sa-solver-pece",
+                                      sa_solver<double>({.use_pece = true, .eta = 1, .sde_start_sigma = 10, .sde_end_sigma = 0.5}));
+}
+
+TEST_CASE("ComfyUI multistep samplers: convergence orders on the PF-ODE", "[comfy][multistep][convergence]") {
+  // Slopes of the error at σ = 0.05 (EDM, σ 80 → 0.05 uniform in λ) against a 16384-step UniPC-3 endpoint
+  // (itself within 4e-14); the mean of the last two of 64 … 1024 steps. docs/samplers.md lists them.
+  const ferry_test::convergence c(comfy_dir + "gmm.json");
+  const std::vector<int> ns{64, 128, 256, 512, 1024};
+  std::printf("convergence (EDM, sigma 80 -> 0.05 uniform in lambda, error at 0.05 against a 16384-step UniPC-3 endpoint):\n");
+  // iPNDM's equal-step AB4 weights on the geometric σ steps of this grid: second order
+  CHECK(c.order("ipndm", ipndm<double>{}, ns) == Approx(2).margin(0.2));
+  // iPNDM-v: third order (its order-3/4 weights are not the variable-step AB ones; the exact ones give 4)
+  CHECK(c.order("ipndm_v", ipndm_v<double>(), ns) == Approx(3).margin(0.3));
+  CHECK(c.order("ipndm lagrange", ipndm<double>({.max_order = 4, .steps = ipndm_steps::lagrange}), ns) == Approx(4).margin(0.3));
+  CHECK(c.order("deis tab", tab_deis<double>(), ns) == Approx(3).margin(0.2));
+  CHECK(c.order("res_multistep", res_multistep<double>{}, ns) == Approx(2).margin(0.2));
+  // ComfyUI's lower_order_final leaves the last step UniP-1 without a corrector: second order overall
+  CHECK(c.order("uni_pc", comfy_unipc<double>(unipc_bh::bh1), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("uni_pc_bh2", comfy_unipc<double>(unipc_bh::bh2), ns) == Approx(2).margin(0.2));
+  auto full = comfy_unipc<double>();
+  full.opt.lower_order_final = false;
+  CHECK(c.order("uni_pc, no lower order", full, {128, 256, 512, 1024}) == Approx(4).margin(0.3));
+  CHECK(c.order("sa_solver eta 0", sa_solver<double>({.eta = 0}), {128, 256, 512, 1024}) == Approx(4).margin(0.3));
+  CHECK(c.order("sa_solver_pece eta 0", sa_solver<double>({.use_pece = true, .eta = 0}), {128, 256, 512, 1024}) == Approx(4).margin(0.3));
 }
