@@ -166,3 +166,35 @@ TEST_CASE("ComfyUI multistep samplers: convergence orders on the PF-ODE", "[comf
   CHECK(c.order("sa_solver eta 0", sa_solver<double>({.eta = 0}), {128, 256, 512, 1024}) == Approx(4).margin(0.3));
   CHECK(c.order("sa_solver_pece eta 0", sa_solver<double>({.use_pece = true, .eta = 0}), {128, 256, 512, 1024}) == Approx(4).margin(0.3));
 }
+
+TEST_CASE("on a flow process ComfyUI's samplers step the flow state in the flow sigma", "[comfy][multistep]") {
+  // One first-order step σ → σ' on a flow (ComfyUI's CONST model sampling): x' = x + (σ' − σ)·(x − D)/σ.
+  const flow<double> process(3.0);
+  const std::vector<double> sigmas{0.9, 0.6};
+  const auto levels = levels_at_sigmas(process, std::span<const double>(sigmas));
+  mixture model = mixture::load(comfy_dir + "gmm.json");
+  batch<double> x = load("noise"), d(x.rows(), x.cols());
+  model(x.view(), levels[0], d.view());
+  batch<double> expect = x;
+  for (std::size_t i = 0; i < x.size(); ++i) expect.data()[i] = x.data()[i] + (0.6 - 0.9) * (x.data()[i] - d.data()[i]) / 0.9;
+  auto one_step = [&](auto solver) {
+    batch<double> y = x;
+    ferry::sample(model, process, make_schedule(levels), solver, y.view());
+    return ferry_test::max_abs_diff(y, expect);
+  };
+  CHECK(one_step(ipndm<double>{}) < 1e-14);
+  CHECK(one_step(ipndm_v<double>()) < 1e-14);
+  CHECK(one_step(tab_deis<double>()) < 1e-14);
+  CHECK(one_step(res_multistep<double>{}) < 1e-14);
+  // UniP-1 in the flow σ as an EDM σ: e^{−h} = σ'/σ with h = log(σ/σ'), the same Euler step
+  CHECK(one_step(comfy_unipc<double>()) < 1e-14);
+}
+
+TEST_CASE("multistep options are validated", "[comfy][multistep]") {
+  CHECK_CONFIG_ERROR(ipndm<double>({.max_order = 5}), "max_order");
+  CHECK_CONFIG_ERROR(deis<3>({.mode = deis_mode::tab, .tab_points = 1}), "tab_points");
+  CHECK_CONFIG_ERROR(res_multistep<double>({.eta = -1}), "eta");
+  CHECK_CONFIG_ERROR(sa_solver<double>({.predictor_order = 0}), "predictor_order");
+  CHECK_CONFIG_ERROR(sa_solver<double>({.eta = 1}), "sde_start_sigma");
+  CHECK_CONFIG_ERROR(sa_solver<double>({.s_noise = NAN, .sde_start_sigma = 1, .sde_end_sigma = 0}), "s_noise");
+}

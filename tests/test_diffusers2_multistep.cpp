@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "multistep_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
@@ -221,4 +222,62 @@ TEST_CASE("diffusers' CosineDPMSolverMultistepScheduler is SDE-DPM-Solver++(2M) 
     CHECK(report(name, run(edm<double>{}, schedule_of(lv), dpmpp_multistep_sde<2, double>(o), std::sqrt(sigma_max * sigma_max + 1),
                            prediction::data)) < 1e-4);
   }
+}
+
+TEST_CASE("diffusers multistep policies: steps do not allocate", "[diffusers2][multistep][alloc]") {
+  using ferry_test::step_allocations;
+  CHECK(step_allocations(diffusers_ipndm<double>()) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0})) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = false, .num_train_timesteps = 0})) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0, .combine = prediction::v})) == 0);
+  CHECK(step_allocations(dpm_singlestep<double>({.solver_order = 3})) == 0);
+  CHECK(step_allocations(dpm_singlestep<double>({.solver_order = 3, .solver_type = dpm_solver_type::heun, .sde = true})) == 0);
+  CHECK(step_allocations(diffusers_sa_solver<double>()) == 0);
+  CHECK(step_allocations(diffusers_sa_solver<double>(3, 4, false)) == 0);
+  CHECK(step_allocations(dpmpp_multistep_sde<2, double>(dpmpp_sde_multistep_options::cosine())) == 0);
+}
+
+TEST_CASE("diffusers' stochastic multistep policies give the same bytes on any thread count", "[diffusers2][multistep][random]") {
+  const std::string gmm = dir + "gmm.json";
+  ferry_test::check_thread_invariance(gmm, "dpm-singlestep sde", dpm_singlestep<double>({.solver_order = 3, .sde = true}));
+  ferry_test::check_thread_invariance(gmm, "sa-solver (diffusers)", diffusers_sa_solver<double>());
+  ferry_test::check_thread_invariance(gmm, "cosine dpm (Brownian tree)", dpmpp_multistep_sde<2, double>(dpmpp_sde_multistep_options::cosine()));
+  // With keyed noise the cosine preset draws from the Brownian tree, not the per-step normals.
+  auto per_step = dpmpp_sde_multistep_options::cosine();
+  per_step.brownian_tree = false;
+  CHECK(!ferry_test::same_bytes(ferry_test::keyed_run(gmm, dpmpp_multistep_sde<2, double>(per_step), 20, 10, 11),
+                                ferry_test::keyed_run(gmm, dpmpp_multistep_sde<2, double>(dpmpp_sde_multistep_options::cosine()), 20, 10, 11)));
+}
+
+TEST_CASE("diffusers multistep policies: convergence orders on the PF-ODE", "[diffusers2][multistep][convergence]") {
+  // Slopes as in test_comfy_multistep (EDM, σ 80 → 0.05 uniform in λ, 16384-step UniPC-3 endpoint). The
+  // methods' own orders are measured without lower_order_final, which leaves a last step of first order
+  // (a global O(h²)); step counts are multiples of 3 for the singlestep groups.
+  const ferry_test::convergence c(dir + "gmm.json");
+  const std::vector<int> ns{48, 96, 192, 384, 768};
+  std::printf("convergence (EDM, sigma 80 -> 0.05 uniform in lambda, error at 0.05 against a 16384-step UniPC-3 endpoint):\n");
+  // fixed Adams–Bashforth weights on the geometric σ steps of this grid: second order
+  CHECK(c.order("ipndm (diffusers)", diffusers_ipndm<double>(), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("pndm plms", pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0}), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("pndm prk", pndm<double>({.skip_prk_steps = false, .num_train_timesteps = 0}), ns) == Approx(2).margin(0.2));
+  auto singlestep = [](int order, dpm_solver_type type = dpm_solver_type::midpoint, dpm_algorithm algo = dpm_algorithm::dpmsolver_pp) {
+    return dpm_singlestep<double>({.solver_order = order, .algorithm_type = algo, .solver_type = type, .lower_order_final = false});
+  };
+  CHECK(c.order("dpm_singlestep 1", singlestep(1), ns) == Approx(1).margin(0.2));
+  CHECK(c.order("dpm_singlestep 2", singlestep(2), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("dpm_singlestep 2 heun", singlestep(2, dpm_solver_type::heun), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("dpm_singlestep 3", singlestep(3), ns) == Approx(3).margin(0.3));
+  CHECK(c.order("dpm_singlestep 3 heun", singlestep(3, dpm_solver_type::heun), ns) == Approx(3).margin(0.3));
+  CHECK(c.order("dpm_singlestep 3 noise", singlestep(3, dpm_solver_type::midpoint, dpm_algorithm::dpmsolver), ns) == Approx(3).margin(0.3));
+  // SA-Solver's corrector of order c interpolates through c outputs (the new one among them): order
+  // min(p + 1, c) with τ = 0; diffusers' default 2/2 is second order, 3/4 fourth
+  auto sa = [](int p, int c, bool data, bool lower_order_final) {
+    auto s = diffusers_sa_solver<double>(p, c, data, lower_order_final);
+    s.opt.eta = 0;
+    return s;
+  };
+  CHECK(c.order("sa_solver 2/2 data, tau 0", sa(2, 2, true, false), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("sa_solver 2/2 noise, tau 0", sa(2, 2, false, false), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("sa_solver 3/4 noise, tau 0", sa(3, 4, false, false), {24, 48, 96, 192}) == Approx(4).margin(0.4));
+  CHECK(c.order("sa_solver 2/2 data, tau 0, lof", sa(2, 2, true, true), ns) == Approx(2).margin(0.2));
 }

@@ -75,10 +75,9 @@ struct ipndm {
   ipndm_options opt{};
 
   ipndm() = default;
-  explicit ipndm(ipndm_options o) : opt(o) {
-    if (opt.max_order < 1 || opt.max_order > 4)
-      throw config_error(detail::cat("ipndm: max_order = ", opt.max_order, "; expected 1, 2, 3 or 4"));
-  }
+  explicit ipndm(ipndm_options o) : opt(o) { check_options(); }
+
+  void check(const schedule<T>&) const { check_options(); }
 
   void reset(extent e) {
     hist_.reset(e);
@@ -107,6 +106,11 @@ struct ipndm {
   }
 
  private:
+  void check_options() const {
+    if (opt.max_order < 1 || opt.max_order > 4)
+      throw config_error(detail::cat("ipndm: max_order = ", opt.max_order, "; expected 1, 2, 3 or 4"));
+  }
+
   // w_j for order k, from the view σ's s → s' and the outputs' σ's sigma_of(j).
   template <class SigmaOf>
   std::array<T, 4> weights(int k, T s, T s_next, SigmaOf sigma_of) const {

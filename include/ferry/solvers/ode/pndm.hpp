@@ -21,6 +21,8 @@
 // final_alpha_cumprod's level (ᾱ_0, or the data level with set_alpha_to_one). With leading spacing
 // t − δ is the next point; with linspace and trailing spacing it may not be, and diffusers transfers to
 // t − δ all the same (schedule landings).
+// num_train_timesteps = 0 runs the same methods on any grid: the half steps at the level halfway in λ,
+// the first PLMS step from t to t_1 with e_1 at t_1 (what diffusers does where t − δ = t_1).
 // With a v-prediction model diffusers combines the raw v outputs and converts the combination to ε at
 // the transfer's start (ε = (α·v + σ·x)/(α² + σ²) with that level's α, σ and state): combine = v.
 #include <algorithm>
@@ -41,7 +43,7 @@ namespace ferry {
 /// diffusers PNDMScheduler option names and defaults.
 struct pndm_options {
   bool skip_prk_steps = false;             ///< PLMS from the first step (else three pseudo-RK4 steps first)
-  std::size_t num_train_timesteps = 1000;  ///< N: δ = ⌊N/n⌋
+  std::size_t num_train_timesteps = 1000;  ///< N: δ = ⌊N/n⌋; 0: any grid (half steps halfway in λ)
   prediction combine = prediction::epsilon;  ///< the model output that is combined: diffusers' prediction_type (epsilon | v)
 };
 
@@ -56,7 +58,7 @@ struct pndm {
   void check(const schedule<T>& s) const {
     check_options();
     detail::require_positive_alpha(s, "pndm");
-    if (!opt.skip_prk_steps && s.steps() < 4)
+    if (!opt.skip_prk_steps && opt.num_train_timesteps > 0 && s.steps() < 4)
       throw config_error(detail::cat("pndm: the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, got ", s.steps()));
   }
 
@@ -71,11 +73,12 @@ struct pndm {
     p.evaluate(x, s.cur, opt.combine, e0.view());
     if (!opt.skip_prk_steps && s.index < 3) return prk(p, s, x);
     if (opt.skip_prk_steps && s.first()) {  // pseudo improved Euler
-      const T delta = T(opt.num_train_timesteps / s.count);
-      transfer(xs_.view(), x, s.cur, at(p, s.cur, s.cur.t - delta), e0.data());
+      const bool grid = opt.num_train_timesteps == 0;
+      const T delta = T(grid ? 0 : opt.num_train_timesteps / s.count);
+      transfer(xs_.view(), x, s.cur, grid ? s.next : at(p, s.cur, s.cur.t - delta), e0.data());
       p.evaluate(xs_.view(), s.next, opt.combine, e_.view());
       simd::lincomb<T, 2>(e_.view().span(), {T(0.5), T(0.5)}, {e0.data(), e_.data()});
-      return transfer(x, x, at(p, s.cur, s.next.t + delta), s.next, e_.data());
+      return transfer(x, x, grid ? s.cur : at(p, s.cur, s.next.t + delta), s.next, e_.data());
     }
     const std::size_t k = std::min<std::size_t>(4, ets_.size());
     const auto w = detail::adams_bashforth_weights<T>(k);
@@ -89,7 +92,9 @@ struct pndm {
   template <class Problem>
   void prk(Problem& p, const step_span<T>& s, batch_view<T> x) {
     const T half = T((opt.num_train_timesteps / s.count) / 2);
-    const level<T> a = at(p, s.cur, s.cur.t - half), b = p.at(s.next.t + half);
+    const level<T> a = opt.num_train_timesteps == 0 ? p.at(p.process().t_of_lambda((s.cur.lambda + s.next.lambda) / 2))
+                                                    : at(p, s.cur, s.cur.t - half);
+    const level<T> b = opt.num_train_timesteps == 0 ? a : p.at(s.next.t + half);
     const T* e1 = ets_[0].data();
     transfer(xs_.view(), x, s.cur, a, e1);                  // to t − δ with e_1
     p.evaluate(xs_.view(), b, opt.combine, e_.view());     // e_2, told t' + δ
@@ -122,7 +127,6 @@ struct pndm {
   }
 
   void check_options() const {
-    if (opt.num_train_timesteps < 1) throw config_error("pndm: num_train_timesteps must be at least 1");
     if (opt.combine != prediction::epsilon && opt.combine != prediction::v)
       throw config_error(detail::cat("pndm: combine = ", to_string(opt.combine), "; diffusers' PNDM combines epsilon or v outputs"));
   }
