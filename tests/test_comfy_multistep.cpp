@@ -21,6 +21,7 @@
 #include "ferry/grid/sigma_list.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
+#include "ferry/process/discrete_vp.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
@@ -197,4 +198,18 @@ TEST_CASE("multistep options are validated", "[comfy][multistep]") {
   CHECK_CONFIG_ERROR(sa_solver<double>({.predictor_order = 0}), "predictor_order");
   CHECK_CONFIG_ERROR(sa_solver<double>({.eta = 1}), "sde_start_sigma");
   CHECK_CONFIG_ERROR(sa_solver<double>({.s_noise = NAN, .sde_start_sigma = 1, .sde_end_sigma = 0}), "s_noise");
+}
+
+TEST_CASE("ComfyUI's default SA-Solver interval from the model sampling", "[comfy][multistep]") {
+  // CONST with shift 3: percent_to_sigma(0.2) = 3·0.8/(1 + 2·0.8), (0.8) = 3·0.2/(1 + 2·0.2), as the cases record
+  const auto [start, end] = comfy_sa_solver_interval(flow<double>(3.0));
+  const auto& o = comfy_cases().at("sa_solver_const_shift3_12").at("options");
+  CHECK(start == Approx(o.at("sde_start_sigma").get<double>()).epsilon(1e-14));
+  CHECK(end == Approx(o.at("sde_end_sigma").get<double>()).epsilon(1e-14));
+  CHECK_CONFIG_ERROR(comfy_sa_solver_interval(edm<double>{}), "sde_start_sigma");
+  // SD1's table (diffusers' float32 one here; ComfyUI's differs by ~1e-5 relative): the eps cases' values
+  const auto sd1 = comfy_sa_solver_interval(discrete_vp<double>::diffusers(beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
+  const auto& e = comfy_cases().at("sa_solver_eps_karras_16").at("options");
+  CHECK(sd1.first == Approx(e.at("sde_start_sigma").get<double>()).epsilon(1e-4));
+  CHECK(sd1.second == Approx(e.at("sde_end_sigma").get<double>()).epsilon(1e-4));
 }

@@ -33,9 +33,11 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "ferry/core/batch.hpp"
+#include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/driver/pf_ode.hpp"
 #include "ferry/driver/schedule.hpp"
@@ -205,6 +207,23 @@ sa_solver<T> diffusers_sa_solver(int predictor_order = 2, int corrector_order = 
                        .simple_order_2 = predict_x0, .predict_x0 = predict_x0, .lower_order_final = lower_order_final, .eta = 1,
                        .s_noise = 1, .sde_start_sigma = 800, .sde_end_sigma = 200, .tau_variable = sa_tau_variable::timestep,
                        .order_rule = sa_order_rule::diffusers, .offset_first_sigma = false});
+}
+
+/// ComfyUI's default τ interval, percent_to_sigma(0.2) … percent_to_sigma(0.8) of the model sampling, for
+/// the processes that have its time: a flow (σ at flow time 1 − p) and a discrete table (σ̃ at timestep
+/// (1 − p)·(N − 1), log σ̃ interpolated). Returns {sde_start_sigma, sde_end_sigma}. An EDM or VE process
+/// has no such table: give the interval (the references use SD1's 5.0924, 0.5712).
+template <class P>
+std::pair<double, double> comfy_sa_solver_interval(const P& process) {
+  using T = typename P::value_type;
+  auto at = [&](double percent) {
+    const level<T> lv = level_at(process, T((1 - percent) * double(process.t_max())));
+    return double(std::is_same_v<P, flow<T>> ? lv.sigma : lv.sigma / lv.alpha);
+  };
+  if constexpr (std::is_same_v<P, flow<T>> || requires { process.alphas_cumprod(); })
+    return {at(0.2), at(0.8)};
+  else
+    throw config_error("sa-solver: this process has no model sigma table to take ComfyUI's noise interval from; give sde_start_sigma and sde_end_sigma");
 }
 
 }  // namespace ferry
