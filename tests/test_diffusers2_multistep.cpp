@@ -170,7 +170,7 @@ TEST_CASE("diffusers' PNDMScheduler: PLMS and the pseudo Runge-Kutta warm-up", "
     const nlohmann::json& cfg = config(name);
     const auto process = discrete_vp<double>::diffusers(beta_schedule_of(cfg), cfg.value("num_train_timesteps", 1000),
                                                         cfg.value("beta_start", 0.0001), cfg.value("beta_end", 0.02));
-    const pndm<double> solver({.skip_prk_steps = cfg.value("skip_prk_steps", false), .num_train_timesteps = 1000,
+    const pndm<double> solver({.skip_prk_steps = cfg.value("skip_prk_steps", false),
                                .combine = parse_prediction(cfg.value("prediction_type", std::string("epsilon")))});
     INFO(name);
     CHECK(report(name, run(process, pndm_schedule(name, process), solver, 1.0, prediction::data)) < 1e-4);
@@ -227,9 +227,9 @@ TEST_CASE("diffusers' CosineDPMSolverMultistepScheduler is SDE-DPM-Solver++(2M) 
 TEST_CASE("diffusers multistep policies: steps do not allocate", "[diffusers2][multistep][alloc]") {
   using ferry_test::step_allocations;
   CHECK(step_allocations(diffusers_ipndm<double>()) == 0);
-  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0})) == 0);
-  CHECK(step_allocations(pndm<double>({.skip_prk_steps = false, .num_train_timesteps = 0})) == 0);
-  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0, .combine = prediction::v})) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true})) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = false})) == 0);
+  CHECK(step_allocations(pndm<double>({.skip_prk_steps = true, .combine = prediction::v})) == 0);
   CHECK(step_allocations(dpm_singlestep<double>({.solver_order = 3})) == 0);
   CHECK(step_allocations(dpm_singlestep<double>({.solver_order = 3, .solver_type = dpm_solver_type::heun, .sde = true})) == 0);
   CHECK(step_allocations(diffusers_sa_solver<double>()) == 0);
@@ -258,8 +258,8 @@ TEST_CASE("diffusers multistep policies: convergence orders on the PF-ODE", "[di
   std::printf("convergence (EDM, sigma 80 -> 0.05 uniform in lambda, error at 0.05 against a 16384-step UniPC-3 endpoint):\n");
   // fixed Adams–Bashforth weights on the geometric σ steps of this grid: second order
   CHECK(c.order("ipndm (diffusers)", diffusers_ipndm<double>(), ns) == Approx(2).margin(0.2));
-  CHECK(c.order("pndm plms", pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 0}), ns) == Approx(2).margin(0.2));
-  CHECK(c.order("pndm prk", pndm<double>({.skip_prk_steps = false, .num_train_timesteps = 0}), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("pndm plms", pndm<double>({.skip_prk_steps = true}), ns) == Approx(2).margin(0.2));
+  CHECK(c.order("pndm prk", pndm<double>({.skip_prk_steps = false}), ns) == Approx(2).margin(0.2));
   auto singlestep = [](int order, dpm_solver_type type = dpm_solver_type::midpoint, dpm_algorithm algo = dpm_algorithm::dpmsolver_pp) {
     return dpm_singlestep<double>({.solver_order = order, .algorithm_type = algo, .solver_type = type, .lower_order_final = false});
   };
@@ -280,4 +280,16 @@ TEST_CASE("diffusers multistep policies: convergence orders on the PF-ODE", "[di
   CHECK(c.order("sa_solver 2/2 noise, tau 0", sa(2, 2, false, false), ns) == Approx(2).margin(0.2));
   CHECK(c.order("sa_solver 3/4 noise, tau 0", sa(3, 4, false, false), {24, 48, 96, 192}) == Approx(4).margin(0.4));
   CHECK(c.order("sa_solver 2/2 data, tau 0, lof", sa(2, 2, true, true), ns) == Approx(2).margin(0.2));
+}
+
+TEST_CASE("PNDM's Runge-Kutta warm-up needs 4 steps on a discrete table, as diffusers", "[diffusers2][multistep]") {
+  const auto process = discrete_vp<double>::diffusers(beta_schedule::linear, 1000, 0.0001, 0.02);
+  std::vector<level<double>> lv;
+  for (double t : {900.0, 600.0, 300.0, 0.0}) lv.push_back(level_at(process, t));
+  CHECK_CONFIG_ERROR(run(process, make_schedule(lv), pndm<double>{}, 1.0, prediction::data), "at least 4 steps");
+  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>({.skip_prk_steps = true}), 1.0, prediction::data));
+  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>({.diffusers_timesteps = false}), 1.0, prediction::data));
+  CHECK_CONFIG_ERROR(pndm<double>({.combine = prediction::data}), "combine");
+  CHECK_CONFIG_ERROR(dpm_singlestep<double>({.solver_order = 4}), "solver_order");
+  CHECK_CONFIG_ERROR(dpm_singlestep<double>({.algorithm_type = dpm_algorithm::dpmsolver, .sde = true}), "sde-dpmsolver++");
 }

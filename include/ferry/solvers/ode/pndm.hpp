@@ -5,7 +5,7 @@
 // of ε̂'s. diffusers 58eb52c: PNDMScheduler (step_prk, step_plms, _get_prev_sample).
 //
 //   φ(x, e, t → t') = (α'/α)·x + (σ' − α'·σ/α)·e                   (_get_prev_sample, written cancellation-free there)
-// with δ = ⌊N/n⌋ (N training timesteps, n steps), e_j the ε̂ kept from previous steps (newest first):
+// with δ = ⌊N/n⌋ (N training timesteps of the process's table, n steps), e_j the ε̂ kept from previous steps (newest first):
 //   PLMS:  x' = φ(x, Σ_j w_j·e_j, t → t − δ),  w = Adams–Bashforth on equal steps, k = min(4, count)
 //   skip_prk_steps, first step (pseudo improved Euler, 2 evaluations; e_1 is not kept):
 //          e_0 = ε̂(x, t),  e_1 = ε̂(φ(x, e_0, t → t − δ), t_1),  x' = φ(x, (e_0 + e_1)/2, t_1 + δ → t_1)
@@ -21,8 +21,11 @@
 // final_alpha_cumprod's level (ᾱ_0, or the data level with set_alpha_to_one). With leading spacing
 // t − δ is the next point; with linspace and trailing spacing it may not be, and diffusers transfers to
 // t − δ all the same (schedule landings).
-// num_train_timesteps = 0 runs the same methods on any grid: the half steps at the level halfway in λ,
-// the first PLMS step from t to t_1 with e_1 at t_1 (what diffusers does where t − δ = t_1).
+// These integer-timestep rules apply on a process with a discrete table (discrete_vp: its time is the
+// diffusers timestep, N its length) unless diffusers_timesteps is off; elsewhere the same methods run on
+// any grid: the half steps at the level halfway in λ, the first PLMS step from t to t_1 with e_1 at t_1
+// (what diffusers does where t − δ = t_1). diffusers refuses the RK warm-up with fewer than 4 steps; so
+// does ferry, at the first step.
 // With a v-prediction model diffusers combines the raw v outputs and converts the combination to ε at
 // the transfer's start (ε = (α·v + σ·x)/(α² + σ²) with that level's α, σ and state): combine = v.
 #include <algorithm>
@@ -42,9 +45,9 @@ namespace ferry {
 
 /// diffusers PNDMScheduler option names and defaults.
 struct pndm_options {
-  bool skip_prk_steps = false;             ///< PLMS from the first step (else three pseudo-RK4 steps first)
-  std::size_t num_train_timesteps = 1000;  ///< N: δ = ⌊N/n⌋; 0: any grid (half steps halfway in λ)
+  bool skip_prk_steps = false;               ///< PLMS from the first step (else three pseudo-RK4 steps first)
   prediction combine = prediction::epsilon;  ///< the model output that is combined: diffusers' prediction_type (epsilon | v)
+  bool diffusers_timesteps = true;           ///< on a discrete table, diffusers' integer-timestep rules (δ = ⌊N/n⌋)
 };
 
 template <class T = double>
@@ -58,8 +61,6 @@ struct pndm {
   void check(const schedule<T>& s) const {
     check_options();
     detail::require_positive_alpha(s, "pndm");
-    if (!opt.skip_prk_steps && opt.num_train_timesteps > 0 && s.steps() < 4)
-      throw config_error(detail::cat("pndm: the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, got ", s.steps()));
   }
 
   void reset(extent e) {
@@ -69,12 +70,15 @@ struct pndm {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
+    const std::size_t n_train = train_timesteps(p);
+    if (n_train > 0 && !opt.skip_prk_steps && s.first() && s.count < 4)
+      throw config_error(detail::cat("pndm: the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, got ", s.count));
     batch<T>& e0 = ets_.push(s.cur);
     p.evaluate(x, s.cur, opt.combine, e0.view());
-    if (!opt.skip_prk_steps && s.index < 3) return prk(p, s, x);
+    if (!opt.skip_prk_steps && s.index < 3) return prk(p, s, x, n_train);
     if (opt.skip_prk_steps && s.first()) {  // pseudo improved Euler
-      const bool grid = opt.num_train_timesteps == 0;
-      const T delta = T(grid ? 0 : opt.num_train_timesteps / s.count);
+      const bool grid = n_train == 0;
+      const T delta = T(grid ? 0 : n_train / s.count);
       transfer(xs_.view(), x, s.cur, grid ? s.next : at(p, s.cur, s.cur.t - delta), e0.data());
       p.evaluate(xs_.view(), s.next, opt.combine, e_.view());
       simd::lincomb<T, 2>(e_.view().span(), {T(0.5), T(0.5)}, {e0.data(), e_.data()});
@@ -89,12 +93,20 @@ struct pndm {
   }
 
  private:
+  // N of diffusers' timestep rules, or 0 for any grid.
   template <class Problem>
-  void prk(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const T half = T((opt.num_train_timesteps / s.count) / 2);
-    const level<T> a = opt.num_train_timesteps == 0 ? p.at(p.process().t_of_lambda((s.cur.lambda + s.next.lambda) / 2))
-                                                    : at(p, s.cur, s.cur.t - half);
-    const level<T> b = opt.num_train_timesteps == 0 ? a : p.at(s.next.t + half);
+  std::size_t train_timesteps(const Problem& p) const {
+    if constexpr (requires { p.process().num_train_timesteps(); })
+      return opt.diffusers_timesteps ? p.process().num_train_timesteps() : 0;
+    (void)p;
+    return 0;
+  }
+
+  template <class Problem>
+  void prk(Problem& p, const step_span<T>& s, batch_view<T> x, std::size_t n_train) {
+    const T half = T((n_train / s.count) / 2);
+    const level<T> a = n_train == 0 ? p.at(p.process().t_of_lambda((s.cur.lambda + s.next.lambda) / 2)) : at(p, s.cur, s.cur.t - half);
+    const level<T> b = n_train == 0 ? a : p.at(s.next.t + half);
     const T* e1 = ets_[0].data();
     transfer(xs_.view(), x, s.cur, a, e1);                  // to t − δ with e_1
     p.evaluate(xs_.view(), b, opt.combine, e_.view());     // e_2, told t' + δ
