@@ -64,7 +64,10 @@ struct dpm_singlestep {
   dpm_singlestep() = default;
   explicit dpm_singlestep(dpm_singlestep_options o) : opt(o) { check_options(); }
 
-  void check(const schedule<T>&) const { check_options(); }
+  void check(const schedule<T>& s) const {
+    check_options();
+    detail::require_positive_alpha(s, "dpm-singlestep");  // a group's step spans h = λ' − λ_{s0} from its start
+  }
 
   void reset(extent e) {
     hist_.reset(e);
@@ -92,8 +95,8 @@ struct dpm_singlestep {
     if (!data) a = s.next.alpha / g.alpha, scale = -s.next.sigma, z = h;
     else if (sde) a = s.next.sigma / g.sigma * std::exp(-h), scale = s.next.alpha, z = -2 * h;
     else a = s.next.sigma / g.sigma, scale = s.next.alpha, z = -h;
-    // c_1 = scale·|z|·φ_1(z); the limits at σ' = 0 (h = ∞): α' (data), and −α'σ_g/α_g (noise)
-    const T c1 = s.next.sigma == 0 ? (data ? s.next.alpha : -s.next.alpha * g.sigma / g.alpha) : scale * std::abs(z) * detail::phi(1, z);
+    // c_1 = scale·|z|·φ_1(z) = scale·(e^z − 1)·sign(z); its limit −α'σ_g/α_g for the noise form at σ' = 0
+    const T c1 = !data && s.next.sigma == 0 ? -s.next.alpha * g.sigma / g.alpha : scale * (z < 0 ? -std::expm1(z) : std::expm1(z));
     const T c2 = k > 1 ? scale * std::abs(z) * detail::phi(2, z) : T(0);
     const T c3 = k > 2 ? scale * (std::abs(z) * detail::phi(3, z) - (sde && opt.diffusers_d2 ? 1 : 0)) : T(0);
 

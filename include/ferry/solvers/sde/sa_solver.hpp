@@ -83,6 +83,7 @@ struct sa_solver {
   /// Validates the options and notes whether the schedule ends at σ = 0 (ComfyUI's lower-order rule).
   void check(const schedule<T>& s) {
     check_options();
+    if (!opt.offset_first_sigma) detail::require_positive_alpha(s, "sa-solver");  // λ = −∞ at α = 0
     ends_at_zero_ = !s.points.empty() && s.points.back().sigma == 0;
   }
 
