@@ -26,6 +26,7 @@
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
+#include "ferry/runtime/problem.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/ipndm.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
@@ -212,4 +213,28 @@ TEST_CASE("ComfyUI's default SA-Solver interval from the model sampling", "[comf
   const auto& e = comfy_cases().at("sa_solver_eps_karras_16").at("options");
   CHECK(sd1.first == Approx(e.at("sde_start_sigma").get<double>()).epsilon(1e-4));
   CHECK(sd1.second == Approx(e.at("sde_end_sigma").get<double>()).epsilon(1e-4));
+}
+
+TEST_CASE("behind the run-time boundary the flow view is named, not deduced", "[comfy][multistep][parity]") {
+  // runtime_problem's any_process hides the flow type: comfy_view::flow gives ComfyUI's const results;
+  // automatic falls back to the EDM view (x/α), which cannot start from the flow's pure noise (α = 0).
+  auto erased = [](const std::string& name, auto solver) {
+    const nlohmann::json& c = comfy_cases().at(name);
+    const auto sigmas = c.at("sigmas").get<std::vector<double>>();
+    const flow<double> process(3.0);
+    const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
+    mixture gmm = mixture::load(comfy_dir + "gmm.json");
+    batch<double> x = load("noise");
+    simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
+    const any_process<double> p(process);
+    model_ref<double> m(gmm);
+    runtime_problem<double> problem(p, m, {}, runtime_noise<double>{{}, step_noise().source()});
+    ferry::sample(problem, sched, solver, x.view());
+    return ferry_test::max_abs_diff(x, load(name));
+  };
+  CHECK(erased("res_multistep_const_shift3_16", res_multistep<double>({.view = comfy_view::flow})) < 1e-12);
+  CHECK_THROWS_AS(erased("res_multistep_const_shift3_16", res_multistep<double>{}), numeric_error);
+  const auto& o = comfy_cases().at("sa_solver_const_shift3_12").at("options");
+  CHECK(erased("sa_solver_const_shift3_12", sa_solver<double>({.eta = 1, .sde_start_sigma = o.at("sde_start_sigma").get<double>(),
+                                                                .sde_end_sigma = o.at("sde_end_sigma").get<double>(), .view = comfy_view::flow})) < 1e-12);
 }

@@ -171,7 +171,8 @@ TEST_CASE("diffusers' PNDMScheduler: PLMS and the pseudo Runge-Kutta warm-up", "
     const auto process = discrete_vp<double>::diffusers(beta_schedule_of(cfg), cfg.value("num_train_timesteps", 1000),
                                                         cfg.value("beta_start", 0.0001), cfg.value("beta_end", 0.02));
     const pndm<double> solver({.skip_prk_steps = cfg.value("skip_prk_steps", false),
-                               .combine = parse_prediction(cfg.value("prediction_type", std::string("epsilon")))});
+                               .combine = parse_prediction(cfg.value("prediction_type", std::string("epsilon"))),
+                               .num_train_timesteps = cfg.value("num_train_timesteps", std::size_t(1000))});
     INFO(name);
     CHECK(report(name, run(process, pndm_schedule(name, process), solver, 1.0, prediction::data)) < 1e-4);
   }
@@ -282,13 +283,13 @@ TEST_CASE("diffusers multistep policies: convergence orders on the PF-ODE", "[di
   CHECK(c.order("sa_solver 2/2 data, tau 0, lof", sa(2, 2, true, true), ns) == Approx(2).margin(0.2));
 }
 
-TEST_CASE("PNDM's Runge-Kutta warm-up needs 4 steps on a discrete table, as diffusers", "[diffusers2][multistep]") {
+TEST_CASE("PNDM's Runge-Kutta warm-up needs 4 steps with diffusers' timesteps, as diffusers", "[diffusers2][multistep]") {
   const auto process = discrete_vp<double>::diffusers(beta_schedule::linear, 1000, 0.0001, 0.02);
   std::vector<level<double>> lv;
   for (double t : {900.0, 600.0, 300.0, 0.0}) lv.push_back(level_at(process, t));
-  CHECK_CONFIG_ERROR(run(process, make_schedule(lv), pndm<double>{}, 1.0, prediction::data), "at least 4 steps");
-  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>({.skip_prk_steps = true}), 1.0, prediction::data));
-  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>({.diffusers_timesteps = false}), 1.0, prediction::data));
+  CHECK_CONFIG_ERROR(run(process, make_schedule(lv), pndm<double>({.num_train_timesteps = 1000}), 1.0, prediction::data), "at least 4 steps");
+  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>({.skip_prk_steps = true, .num_train_timesteps = 1000}), 1.0, prediction::data));
+  CHECK_NOTHROW(run(process, make_schedule(lv), pndm<double>{}, 1.0, prediction::data));
   CHECK_CONFIG_ERROR(pndm<double>({.combine = prediction::data}), "combine");
   CHECK_CONFIG_ERROR(dpm_singlestep<double>({.solver_order = 4}), "solver_order");
   CHECK_CONFIG_ERROR(dpm_singlestep<double>({.algorithm_type = dpm_algorithm::dpmsolver, .sde = true}), "sde-dpmsolver++");

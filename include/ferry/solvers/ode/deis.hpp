@@ -63,6 +63,7 @@ struct deis_options {
   deis_coefficient_fn coefficients = nullptr;
   deis_mode mode = deis_mode::logrho;
   int tab_points = 10000;  ///< tab mode: ComfyUI's N points of its quadrature
+  comfy_view view = comfy_view::automatic;  ///< tab mode: ComfyUI's state, a flow's own (flow) or x/α (edm)
 };
 
 namespace detail {
@@ -149,9 +150,9 @@ struct deis {
   // tAB-DEIS in ComfyUI's view (y = x/c at ρ): y_next = y + Σ_j c_j·d_j, d = (y − D)/ρ.
   template <class Problem>
   void step_tab(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur), vn = detail::sigma_view<Problem>(s.next);
+    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
     batch<T>& d = hist_.push(s.cur);
-    if constexpr (detail::flow_view<Problem>()) {  // d = (x − D)/σ in the flow's own state
+    if (detail::is_flow_view<Problem>(opt.view)) {  // d = (x − D)/σ in the flow's own state
       p.data(x, s.cur, x0_.view());
       simd::lincomb<T, 2>(d.view().span(), {1 / s.cur.sigma, -1 / s.cur.sigma}, {x.data, x0_.data()});
     } else {  // d = ε̂
@@ -164,7 +165,7 @@ struct deis {
     } else {
       const detail::deis_vp_time vp;
       std::array<T, Order> t{};
-      for (int j = 0; j < k; ++j) t[std::size_t(j)] = vp(detail::sigma_view<Problem>(hist_.at(std::size_t(j))).sigma);
+      for (int j = 0; j < k; ++j) t[std::size_t(j)] = vp(detail::sigma_view<Problem>(hist_.at(std::size_t(j)), opt.view).sigma);
       c = detail::tab_deis_weights(t, std::size_t(k), vp(v.sigma), vp(vn.sigma), opt.tab_points);
     }
     detail::terms<T, Order + 1> u;
@@ -195,7 +196,8 @@ struct deis {
 /// lower-order rule.
 template <class T = double>
 deis<3, T> tab_deis() {
-  return deis<3, T>({.lower_order_final = false, .coefficients = nullptr, .mode = deis_mode::tab, .tab_points = 10000});
+  return deis<3, T>({.lower_order_final = false, .coefficients = nullptr, .mode = deis_mode::tab, .tab_points = 10000,
+                      .view = comfy_view::automatic});
 }
 
 }  // namespace ferry

@@ -47,6 +47,7 @@ struct ipndm_options {
   int max_order = 4;                          ///< 1 … 4 (ComfyUI's max_order)
   ipndm_steps steps = ipndm_steps::uniform;   ///< uniform: ipndm; variable: ipndm_v as ComfyUI writes it
   bool denoise_final = true;                  ///< a step to σ = 0 lands on D (ComfyUI); false: diffusers' IPNDMScheduler
+  comfy_view view = comfy_view::automatic;    ///< ComfyUI's state: a flow's own (flow) or x/α (edm)
 };
 
 namespace detail {
@@ -86,9 +87,9 @@ struct ipndm {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur), vn = detail::sigma_view<Problem>(s.next);
+    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
     batch<T>& d = hist_.push(s.cur);
-    if constexpr (detail::flow_view<Problem>()) {  // d = (x − D)/σ in the flow's own state
+    if (detail::is_flow_view<Problem>(opt.view)) {  // d = (x − D)/σ in the flow's own state
       p.data(x, s.cur, x0_.view());
       simd::lincomb<T, 2>(d.view().span(), {1 / s.cur.sigma, -1 / s.cur.sigma}, {x.data, x0_.data()});
     } else {  // d = (x/α − D)/(σ/α) = ε̂
@@ -97,7 +98,7 @@ struct ipndm {
     int k = std::min(opt.max_order, int(hist_.size()));
     if (opt.denoise_final && s.next.sigma == 0) k = 1;
 
-    const auto w = weights(k, v.sigma, vn.sigma, [&](std::size_t j) { return detail::sigma_view<Problem>(hist_.at(j)).sigma; });
+    const auto w = weights(k, v.sigma, vn.sigma, [&](std::size_t j) { return detail::sigma_view<Problem>(hist_.at(j), opt.view).sigma; });
     const T inv_c = 1 / std::max(v.scale, T(1e-8));
     detail::terms<T, 5> u;
     u.add(vn.scale * inv_c, x.data);                                                      // (c'/c)·x
@@ -135,12 +136,12 @@ struct ipndm {
 /// ComfyUI's ipndm_v: iPNDM with its variable-step coefficients.
 template <class T = double>
 ipndm<T> ipndm_v() {
-  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::variable, .denoise_final = true});
+  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::variable, .denoise_final = true, .view = comfy_view::automatic});
 }
 /// diffusers' IPNDMScheduler: uniform coefficients, the combination also on the step to σ = 0.
 template <class T = double>
 ipndm<T> diffusers_ipndm() {
-  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::uniform, .denoise_final = false});
+  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::uniform, .denoise_final = false, .view = comfy_view::edm});
 }
 
 }  // namespace ferry

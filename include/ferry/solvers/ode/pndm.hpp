@@ -21,11 +21,11 @@
 // final_alpha_cumprod's level (ᾱ_0, or the data level with set_alpha_to_one). With leading spacing
 // t − δ is the next point; with linspace and trailing spacing it may not be, and diffusers transfers to
 // t − δ all the same (schedule landings).
-// These integer-timestep rules apply on a process with a discrete table (discrete_vp: its time is the
-// diffusers timestep, N its length) unless diffusers_timesteps is off; elsewhere the same methods run on
-// any grid: the half steps at the level halfway in λ, the first PLMS step from t to t_1 with e_1 at t_1
-// (what diffusers does where t − δ = t_1). diffusers refuses the RK warm-up with fewer than 4 steps; so
-// does ferry, at the first step.
+// These integer-timestep rules apply with num_train_timesteps = N > 0 (diffusers' config value; the
+// process time must then be the diffusers timestep: discrete_vp). With N = 0 (the default) the same
+// methods run on any grid: the half steps at the level halfway in λ, the first PLMS step from t to t_1
+// with e_1 at t_1 (what diffusers does where t − δ = t_1). diffusers' set_timesteps fails for the RK
+// warm-up with fewer than 4 steps; so does check() with N > 0.
 // With a v-prediction model diffusers combines the raw v outputs and converts the combination to ε at
 // the transfer's start (ε = (α·v + σ·x)/(α² + σ²) with that level's α, σ and state): combine = v.
 #include <algorithm>
@@ -47,7 +47,7 @@ namespace ferry {
 struct pndm_options {
   bool skip_prk_steps = false;               ///< PLMS from the first step (else three pseudo-RK4 steps first)
   prediction combine = prediction::epsilon;  ///< the model output that is combined: diffusers' prediction_type (epsilon | v)
-  bool diffusers_timesteps = true;           ///< on a discrete table, diffusers' integer-timestep rules (δ = ⌊N/n⌋)
+  std::size_t num_train_timesteps = 0;       ///< N > 0: diffusers' integer-timestep rules, δ = ⌊N/n⌋; 0: any grid
 };
 
 template <class T = double>
@@ -61,6 +61,8 @@ struct pndm {
   void check(const schedule<T>& s) const {
     check_options();
     detail::require_positive_alpha(s, "pndm");
+    if (opt.num_train_timesteps > 0 && !opt.skip_prk_steps && s.steps() < 4)
+      throw config_error(detail::cat("pndm: the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, got ", s.steps()));
   }
 
   void reset(extent e) {
@@ -70,9 +72,7 @@ struct pndm {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const std::size_t n_train = train_timesteps(p);
-    if (n_train > 0 && !opt.skip_prk_steps && s.first() && s.count < 4)
-      throw config_error(detail::cat("pndm: the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, got ", s.count));
+    const std::size_t n_train = opt.num_train_timesteps;
     batch<T>& e0 = ets_.push(s.cur);
     p.evaluate(x, s.cur, opt.combine, e0.view());
     if (!opt.skip_prk_steps && s.index < 3) return prk(p, s, x, n_train);
@@ -93,15 +93,6 @@ struct pndm {
   }
 
  private:
-  // N of diffusers' timestep rules, or 0 for any grid.
-  template <class Problem>
-  std::size_t train_timesteps(const Problem& p) const {
-    if constexpr (requires { p.process().num_train_timesteps(); })
-      return opt.diffusers_timesteps ? p.process().num_train_timesteps() : 0;
-    (void)p;
-    return 0;
-  }
-
   template <class Problem>
   void prk(Problem& p, const step_span<T>& s, batch_view<T> x, std::size_t n_train) {
     const T half = T((n_train / s.count) / 2);

@@ -23,8 +23,9 @@
 // depends on the levels only through λ and the ratios above). Its order rule is the one above. Two
 // differences are options: final_sigma = 0.001 lands a step to σ = 0 at σ = 0.001 instead, in the
 // EDM view (ComfyUI divides its VP state there by α(0.001): the result is x̃ at σ = 0.001, not
-// denoised); comfy_view steps a flow process's state with the flow σ used as an EDM σ (α = 1), as
-// ComfyUI does on CONST models (detail/sigma_view.hpp). comfy_unipc() sets both. With a one-step
+// denoised); view = flow steps a flow's state with the flow σ used as an EDM σ (α = 1), as ComfyUI
+// does on CONST models (detail/sigma_view.hpp; the EDM view of any level is this update unchanged).
+// comfy_unipc() sets final_sigma and view = automatic (the flow view on a flow process). With a one-step
 // list ComfyUI's loop never updates (it returns its input over α); ferry steps once.
 #include <algorithm>
 #include <array>
@@ -62,7 +63,7 @@ struct unipc_options {
   /// Steps whose result is not corrected: diffusers skips UniC at step i when i − 1 is listed.
   std::vector<std::size_t> disable_corrector{};
   double final_sigma = 0;   ///< > 0: a step to σ = 0 lands at this EDM σ instead (ComfyUI: 0.001)
-  bool comfy_view = false;  ///< on a flow process, step with the flow σ as an EDM σ (ComfyUI on CONST)
+  comfy_view view = comfy_view::edm;  ///< flow: step a flow with its σ as an EDM σ (ComfyUI on CONST); automatic: by the process type
 };
 
 template <int Order, class T = double>
@@ -105,9 +106,7 @@ struct unipc {
   // The level the coefficients see: the flow σ as an EDM σ in comfy_view on a flow process.
   template <class Problem>
   level<T> view(const level<T>& lv) const {
-    if constexpr (detail::flow_view<Problem>())
-      if (opt.comfy_view) return level<T>::make(T(1), lv.sigma, lv.t);
-    return lv;
+    return detail::is_flow_view<Problem>(opt.view) ? level<T>::make(T(1), lv.sigma, lv.t) : lv;
   }
 
   bool corrector_disabled(std::size_t i) const {
@@ -166,13 +165,13 @@ struct unipc {
 /// ComfyUI's uni_pc (bh1) and uni_pc_bh2: UniPC-3 with lower_order_final, landing at σ = 0.001 in place
 /// of σ = 0, a flow's σ used as an EDM σ.
 template <class T = double>
-unipc<3, T> comfy_unipc(unipc_bh variant = unipc_bh::bh1) {
+unipc<3, T> comfy_unipc(unipc_bh variant = unipc_bh::bh1, comfy_view view = comfy_view::automatic) {
   unipc<3, T> s;
   s.opt.solver_type = variant;
   s.opt.predict_x0 = true;
   s.opt.lower_order_final = true;
   s.opt.final_sigma = 0.001;
-  s.opt.comfy_view = true;
+  s.opt.view = view;
   return s;
 }
 

@@ -33,6 +33,7 @@ namespace ferry {
 struct res_multistep_options {
   double eta = 0;      ///< ancestral noise: 0 deterministic, 1 the full ancestral step
   double s_noise = 1;  ///< scale of the added noise
+  comfy_view view = comfy_view::automatic;  ///< ComfyUI's state: a flow's own (flow) or x/α (edm)
 };
 
 template <class T = double>
@@ -54,7 +55,7 @@ struct res_multistep {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur), vn = detail::sigma_view<Problem>(s.next);
+    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
     const auto [down, up] = detail::get_ancestral_step(v.sigma, vn.sigma, T(opt.eta));
     const T noise = vn.sigma > 0 ? T(opt.s_noise) * up : T(0);
     if constexpr (!detail::has_noise<Problem>)
@@ -95,8 +96,8 @@ struct res_multistep {
 
 /// ComfyUI's res_multistep_ancestral (η = 1, s_noise = 1 by default).
 template <class T = double>
-res_multistep<T> res_multistep_ancestral(double eta = 1, double s_noise = 1) {
-  return res_multistep<T>({.eta = eta, .s_noise = s_noise});
+res_multistep<T> res_multistep_ancestral(double eta = 1, double s_noise = 1, comfy_view view = comfy_view::automatic) {
+  return res_multistep<T>({.eta = eta, .s_noise = s_noise, .view = view});
 }
 
 }  // namespace ferry

@@ -67,7 +67,8 @@ struct sa_solver_options {
   double sde_end_sigma = std::numeric_limits<double>::quiet_NaN();    ///< lower end of τ's interval
   sa_tau_variable tau_variable = sa_tau_variable::sigma_next;
   sa_order_rule order_rule = sa_order_rule::comfy;
-  bool offset_first_sigma = true;  ///< ComfyUI's offset_first_sigma_for_snr on flow processes
+  bool offset_first_sigma = true;  ///< ComfyUI's offset_first_sigma_for_snr in the flow view
+  comfy_view view = comfy_view::automatic;  ///< ComfyUI's σ for τ and the offset: a flow's own (flow) or σ/α (edm)
 };
 
 template <class T = double>
@@ -95,7 +96,7 @@ struct sa_solver {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const level<T> cur = s.first() && opt.offset_first_sigma ? detail::offset_first_sigma_for_snr(p, s.cur) : s.cur;
+    const level<T> cur = s.first() && opt.offset_first_sigma ? detail::offset_first_sigma_for_snr(p, s.cur, opt.view) : s.cur;
     batch<T>& m = hist_.push(cur);
     evaluate(p, x, cur, m);
     const auto [pk, ck] = orders(s);
@@ -152,7 +153,7 @@ struct sa_solver {
 
   template <class Problem>
   T tau_of(const step_span<T>& s) const {
-    const T v = opt.tau_variable == sa_tau_variable::timestep ? s.cur.t : detail::sigma_view<Problem>(s.next).sigma;
+    const T v = opt.tau_variable == sa_tau_variable::timestep ? s.cur.t : detail::sigma_view<Problem>(s.next, opt.view).sigma;
     return opt.eta > 0 && T(opt.sde_start_sigma) >= v && v >= T(opt.sde_end_sigma) ? T(opt.eta) : T(0);
   }
 
@@ -207,7 +208,7 @@ sa_solver<T> diffusers_sa_solver(int predictor_order = 2, int corrector_order = 
   return sa_solver<T>({.predictor_order = predictor_order, .corrector_order = corrector_order, .use_pece = false,
                        .simple_order_2 = predict_x0, .predict_x0 = predict_x0, .lower_order_final = lower_order_final, .eta = 1,
                        .s_noise = 1, .sde_start_sigma = 800, .sde_end_sigma = 200, .tau_variable = sa_tau_variable::timestep,
-                       .order_rule = sa_order_rule::diffusers, .offset_first_sigma = false});
+                       .order_rule = sa_order_rule::diffusers, .offset_first_sigma = false, .view = comfy_view::edm});
 }
 
 /// ComfyUI's default τ interval, percent_to_sigma(0.2) … percent_to_sigma(0.8) of the model sampling, for
