@@ -11,6 +11,7 @@
 // the driver hands each thread or shard its own, so a row's noise never depends on the split.
 #include <algorithm>
 #include <concepts>
+#include <type_traits>
 #include <cstddef>
 #include <cstdint>
 
@@ -101,5 +102,18 @@ struct runtime_noise {
       keyed.normal(step, stream, out);
   }
 };
+
+/// The keyed generator behind a noise source: keyed_noise itself, a run-time choice that is keyed, or
+/// null (injected draws, no noise). Samplers that key their own structures (a Brownian tree) by the
+/// seed and rows ask this.
+template <class N>
+const keyed_noise* keyed_source(const N& n) {
+  if constexpr (std::is_same_v<N, keyed_noise>)
+    return &n;
+  else if constexpr (requires { n.keyed; n.is_injected(); })
+    return n.is_injected() ? nullptr : &n.keyed;
+  else
+    return nullptr;
+}
 
 }  // namespace ferry

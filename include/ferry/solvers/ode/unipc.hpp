@@ -16,6 +16,17 @@
 // min(Order, steps − i) (for any number of steps, unlike DPM-Solver); UniC after step i has the order
 // of that UniP. A step that lands on σ = 0 is UniP-1 (x_t = α_t·x̂0): there h = ∞, so B(h) = h of bh1
 // is infinite and diffusers returns NaN; bh2 gives the same first-order answer.
+//
+// ComfyUI a125cd8 (comfy/extra_samplers/uni_pc.py, sample_unipc / sample_unipc_bh2: B(h) = h | e^h − 1,
+// predict_x0, order min(3, len(sigmas) − 2), lower_order_final, the corrector on every step but the
+// last) runs this update in the VP view α = 1/√(1 + σ²) of its σ list, which is the same update (it
+// depends on the levels only through λ and the ratios above). Its order rule is the one above. Two
+// differences are options: final_sigma = 0.001 lands a step to σ = 0 at σ = 0.001 instead, in the
+// EDM view (ComfyUI divides its VP state there by α(0.001): the result is x̃ at σ = 0.001, not
+// denoised); view = flow steps a flow's state with the flow σ used as an EDM σ (α = 1), as ComfyUI
+// does on CONST models (detail/sigma_view.hpp; the EDM view of any level is this update unchanged).
+// comfy_unipc() sets final_sigma and view = automatic (the flow view on a flow process). With a one-step
+// list ComfyUI's loop never updates (it returns its input over α); ferry steps once.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -29,6 +40,7 @@
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/phi.hpp"
+#include "ferry/solvers/detail/sigma_view.hpp"
 #include "ferry/solvers/detail/small_solve.hpp"
 #include "ferry/driver/schedule.hpp"
 
@@ -50,6 +62,8 @@ struct unipc_options {
   bool lower_order_final = true;  ///< UniP order ≤ steps left, for every run length
   /// Steps whose result is not corrected: diffusers skips UniC at step i when i − 1 is listed.
   std::vector<std::size_t> disable_corrector{};
+  double final_sigma = 0;   ///< > 0: a step to σ = 0 lands at this EDM σ instead (ComfyUI: 0.001)
+  comfy_view view = comfy_view::edm;  ///< flow: step a flow with its σ as an EDM σ (ComfyUI on CONST); automatic: by the process type
 };
 
 template <int Order, class T = double>
@@ -67,26 +81,34 @@ struct unipc {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    batch<T>& m = hist_.push(s.cur);
+    const level<T> cur = view<Problem>(s.cur);
+    const level<T> next = s.next.sigma == 0 && opt.final_sigma > 0 ? level<T>::make(T(1), T(opt.final_sigma)) : view<Problem>(s.next);
+    batch<T>& m = hist_.push(cur);
     if (opt.predict_x0)
       p.data(x, s.cur, m.view());
     else
       p.epsilon(x, s.cur, m.view());
 
     // UniC-p: correct x_cur from the state before the last UniP, now that m_cur is known.
-    if (has_last_ && !corrector_disabled(s.index - 1)) update(x, x_last_.data(), 1, s.cur, last_order_, true);
+    if (has_last_ && !corrector_disabled(s.index - 1)) update(x, x_last_.data(), 1, cur, last_order_, true);
 
     int k = opt.lower_order_final ? int(std::min<std::size_t>(Order, s.count - s.index)) : Order;
     k = std::min(k, int(hist_.size()));
-    if (s.next.sigma == 0) k = 1;
+    if (next.sigma == 0) k = 1;
 
     simd::lincomb<T, 1>(x_last_.view().span(), {T(1)}, {x.data});
-    update(x, x_last_.data(), 0, s.next, k, false);  // UniP-k
+    update(x, x_last_.data(), 0, next, k, false);  // UniP-k
     last_order_ = k;
     has_last_ = true;
   }
 
  private:
+  // The level the coefficients see: the flow σ as an EDM σ in comfy_view on a flow process.
+  template <class Problem>
+  level<T> view(const level<T>& lv) const {
+    return detail::is_flow_view<Problem>(opt.view) ? level<T>::make(T(1), lv.sigma, lv.t) : lv;
+  }
+
   bool corrector_disabled(std::size_t i) const {
     return std::find(opt.disable_corrector.begin(), opt.disable_corrector.end(), i) != opt.disable_corrector.end();
   }
@@ -139,5 +161,18 @@ struct unipc {
   bool has_last_ = false;
   int last_order_ = 0;
 };
+
+/// ComfyUI's uni_pc (bh1) and uni_pc_bh2: UniPC-3 with lower_order_final, landing at σ = 0.001 in place
+/// of σ = 0, a flow's σ used as an EDM σ.
+template <class T = double>
+unipc<3, T> comfy_unipc(unipc_bh variant = unipc_bh::bh1, comfy_view view = comfy_view::automatic) {
+  unipc<3, T> s;
+  s.opt.solver_type = variant;
+  s.opt.predict_x0 = true;
+  s.opt.lower_order_final = true;
+  s.opt.final_sigma = 0.001;
+  s.opt.view = view;
+  return s;
+}
 
 }  // namespace ferry

@@ -18,11 +18,16 @@
 // ĥφ3(−ĥ) − 1 (its "(1 − e^{−2h} − 2h)/(2h)² − 0.5" has the sign of the ½ flipped relative to its
 // own ODE branch): D2 = O(h²), so its 3M SDE makes an O(h²) local error and converges at order 1.
 // diffusers_d2 = true reproduces it (compat sets it); the default follows k-diffusion.
+//
+// brownian_tree: z = (W(σ̃') − W(σ̃))/√|σ̃' − σ̃| from ferry's keyed Brownian tree (detail/brownian_noise.hpp)
+// where the noise is keyed, step i's array where it is injected: diffusers' CosineDPMSolverMultistepScheduler
+// (its BrownianTreeNoiseSampler), which is this policy at order 2 on its EDM grid with η = 1.
 #include <cmath>
 #include <cstddef>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/solvers/detail/brownian_noise.hpp"
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/phi.hpp"
@@ -40,13 +45,20 @@ struct dpmpp_sde_multistep_options {
   bool diffusers_d2 = false;      ///< order 3: diffusers' D2 weight ĥφ3(−ĥ) − 1 (see above)
   double eta = 1;                 ///< 0: PF-ODE, 1: reverse SDE
   double s_noise = 1;             ///< scale of the injected noise
+  bool brownian_tree = false;     ///< z from a keyed Brownian tree in σ̃ (diffusers' CosineDPMSolverMultistep)
+  double tree_tol = 1e-6;         ///< Brownian tree leaf width relative to the σ̃ range
 
   /// k-diffusion sample_dpmpp_2m_sde: no lower-order rule.
   static constexpr dpmpp_sde_multistep_options k_diffusion_2m(dpm_solver_type type = dpm_solver_type::midpoint) {
-    return {type, false, false, false, 1, 1};
+    return {type, false, false, false, 1, 1, false, 1e-6};
   }
   /// k-diffusion sample_dpmpp_3m_sde: heun-type warm-up, no lower-order rule.
-  static constexpr dpmpp_sde_multistep_options k_diffusion_3m() { return {dpm_solver_type::heun, false, false, false, 1, 1}; }
+  static constexpr dpmpp_sde_multistep_options k_diffusion_3m() { return {dpm_solver_type::heun, false, false, false, 1, 1, false, 1e-6}; }
+  /// diffusers' CosineDPMSolverMultistepScheduler (its Brownian-tree noise, η = 1).
+  static constexpr dpmpp_sde_multistep_options cosine(dpm_solver_type type = dpm_solver_type::midpoint, bool lower_order_final = true,
+                                                      bool euler_at_final = false) {
+    return {type, lower_order_final, euler_at_final, false, 1, 1, true, 1e-6};
+  }
 };
 
 template <int Order, class T = double>
@@ -59,12 +71,16 @@ struct dpmpp_multistep_sde {
   dpmpp_multistep_sde() = default;
   explicit dpmpp_multistep_sde(dpmpp_sde_multistep_options o) : opt(o) { check_options(); }
 
-  /// eta and s_noise must be finite and ≥ 0 (the driver calls this before a run).
-  void check(const schedule<T>&) const { check_options(); }
+  /// eta and s_noise must be finite and ≥ 0; spans the Brownian tree (the driver calls this before a run).
+  void check(const schedule<T>& s) {
+    check_options();
+    if (opt.brownian_tree) tree_.span(s, T(opt.tree_tol), "dpmpp-sde multistep");
+  }
 
   void reset(extent e) {
     hist_.reset(e);
     z_.resize(e);
+    if (opt.brownian_tree) tree_.reset(e);
   }
 
   template <class Problem>
@@ -85,17 +101,25 @@ struct dpmpp_multistep_sde {
     u.add(s.next.sigma / s.cur.sigma * std::exp(-eta_h), x.data);  // (σ_next/σ_cur)·e^{−ηh}·x
     detail::add_dpm_history(u, hist_, k, h, -h_hat, scale, c1, c3, opt.solver_type);
     if (eta_h > 0) {  // + s_noise·σ_next·√(1 − e^{−2ηh})·z
-      p.normal(s.index, 0, z_.view());
+      if (opt.brownian_tree)
+        tree_.draw(p, s, z_.view());
+      else
+        p.normal(s.index, 0, z_.view());
       u.add(T(opt.s_noise) * s.next.sigma * std::sqrt(-std::expm1(-2 * eta_h)), z_);
     }
     detail::combine(x, u);
   }
 
  private:
-  void check_options() const { detail::check_eta_s_noise("dpmpp-sde multistep", opt.eta, opt.s_noise); }
+  void check_options() const {
+    detail::check_eta_s_noise("dpmpp-sde multistep", opt.eta, opt.s_noise);
+    if (!(opt.tree_tol > 0 && opt.tree_tol < 1))
+      throw config_error(detail::cat("dpmpp-sde multistep: tree_tol = ", opt.tree_tol, "; expected 0 < tree_tol < 1"));
+  }
 
   detail::history<T, std::size_t(Order)> hist_;
   batch<T> z_;
+  detail::brownian_step_noise<T> tree_;
 };
 
 /// SDE-DPM-Solver++(2M) (k_diffusion_2m() for sample_dpmpp_2m_sde).

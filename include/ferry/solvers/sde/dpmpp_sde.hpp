@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
@@ -73,7 +72,7 @@ struct dpmpp_sde {
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
     if (s.first()) {  // key the tree by the seed and the global rows of this chunk, or draw streams 0, 1
-      const keyed_noise* key = keyed_source(p.noise());
+      const keyed_noise* key = ferry::keyed_source(p.noise());
       use_tree_ = key != nullptr;
       if (use_tree_ && !spanned_) throw config_error("dpmpp-sde: call check(schedule) before stepping (ferry::sample does)");
       if (use_tree_) tree_.rekey(key->seed, key->first_row);
@@ -105,17 +104,6 @@ struct dpmpp_sde {
   }
 
  private:
-  // The keyed source behind the problem's noise (keyed_noise itself, or a run-time choice that is
-  // keyed), or null for injected noise.
-  template <class N>
-  static const keyed_noise* keyed_source(const N& n) {
-    if constexpr (std::is_same_v<N, keyed_noise>)
-      return &n;
-    else if constexpr (requires { n.keyed; n.is_injected(); })
-      return n.is_injected() ? nullptr : &n.keyed;
-    else
-      return nullptr;
-  }
   void check_options() const {
     detail::check_eta_s_noise("dpmpp-sde", opt.eta, opt.s_noise);
     if (!(opt.r > 0 && opt.r <= 1)) throw config_error(detail::cat("dpmpp-sde: r = ", opt.r, "; expected 0 < r <= 1"));
