@@ -2,6 +2,7 @@
 // Tests run solvers the way programs do: through the run-time boundary (runtime/problem.hpp), whose
 // one instantiation per policy and scalar type lives in the runtime library. A test that sweeps
 // solvers then compiles none of them, and what it checks is the code every program runs.
+#include <type_traits>
 #include <utility>
 
 #include "ferry/runtime/registry.hpp"
@@ -12,8 +13,8 @@ namespace ferry_test {
 /// over sched, updating x (observer: any step observer, or none).
 template <class Solver, class P, class M, class T = typename P::value_type>
 ferry::sample_stats run_erased(Solver& solver, const P& process, M& model, const ferry::schedule<T>& sched, ferry::batch_view<T> x,
-                               ferry::runtime_noise<T> noise = {}, ferry::sample_options opt = {},
-                               ferry::observer_ref<T> observer = {}) {
+                               std::type_identity_t<ferry::runtime_noise<T>> noise = {}, ferry::sample_options opt = {},
+                               std::type_identity_t<ferry::observer_ref<T>> observer = {}) {
   const ferry::any_process<T> p(process);
   ferry::model_ref<T> m(model);
   ferry::runtime_problem<T> problem(p, m, {}, std::move(noise));
@@ -23,7 +24,8 @@ ferry::sample_stats run_erased(Solver& solver, const P& process, M& model, const
 /// The solver named in s (the registry), likewise.
 template <class P, class M, class T = typename P::value_type>
 ferry::sample_stats run_named(const ferry::solver_settings& s, const P& process, M& model, const ferry::schedule<T>& sched,
-                              ferry::batch_view<T> x, ferry::runtime_noise<T> noise = {}, ferry::sample_options opt = {}) {
+                              ferry::batch_view<T> x, std::type_identity_t<ferry::runtime_noise<T>> noise = {},
+                              ferry::sample_options opt = {}) {
   return ferry::with_solver<T>(s, [&](auto solver) { return run_erased(solver, process, model, sched, x, noise, opt); });
 }
 
