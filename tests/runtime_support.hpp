@@ -30,10 +30,10 @@ ferry::sample_stats run_named(const ferry::solver_settings& s, const P& process,
 }
 
 /// Noise sources as the boundary takes them.
-inline ferry::runtime_noise<double> keyed(std::uint64_t seed, std::uint64_t first_row = 0) { return {{seed, first_row}, {}}; }
+inline ferry::runtime_noise<double> keyed(std::uint64_t seed, std::uint64_t first_row = 0) { return {{seed, first_row}, {}, {}}; }
 template <class T>
 ferry::runtime_noise<T> injected(const ferry::injected_noise<T>& w) {
-  return {{}, w};
+  return {{}, w, {}};
 }
 
 }  // namespace ferry_test

@@ -153,7 +153,7 @@ void sweep_registry(const P& process, const grid_spec<T>& spec, const char* labe
     // check_finite is on (the default): a NaN or Inf in any step throws numeric_error.
     // Keyed step noise, so that the stochastic samplers run too.
     CHECK_NOTHROW(ferry_test::run_named<P, gaussian_mixture<T>, T>({.name = std::string(name)}, process, model, sched, x.view(),
-                                                                  runtime_noise<T>{keyed_noise{7}, {}}));
+                                                                  runtime_noise<T>{keyed_noise{7}, {}, {}}));
     bool finite = true;
     double spread = 0;
     for (std::size_t i = 0; i < x.size(); ++i) finite = finite && std::isfinite(x.data()[i]), spread = std::max(spread, std::abs(double(x.data()[i])));

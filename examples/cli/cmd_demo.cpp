@@ -195,7 +195,7 @@ run_result run_sampler(const mixture& gmm, const solver_settings& s, std::size_t
   simd::lincomb<double, 1>(r.x.view().span(), {sched.points.front().sigma}, {z.data()});
   const any_process<double> ap(process);
   model_ref<double> m(model);
-  runtime_problem<double> problem(ap, m, {}, runtime_noise<double>{keyed_noise{opt.seed, 0}, {}});
+  runtime_problem<double> problem(ap, m, {}, runtime_noise<double>{keyed_noise{opt.seed, 0}, {}, {}});
   const sample_options run{.threads = tap.active() ? 1 : opt.threads};
   r.stochastic = solver_is_stochastic(s);
   r.nfe = run_solver<double>(s, problem, sched, r.x.view(), tap, run).nfe;

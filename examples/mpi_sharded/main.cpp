@@ -42,7 +42,7 @@ ferry::batch<double> sample_shard(const options& o, std::size_t begin, std::size
   ferry::simd::lincomb<double, 1>(x.view().span(), {sched.points.front().sigma}, {x.data()});
   const ferry::any_process<double> p(process);
   ferry::model_ref<double> m(model);
-  ferry::runtime_problem<double> problem(p, m, {}, ferry::runtime_noise<double>{ferry::keyed_noise{o.seed, begin}, {}});
+  ferry::runtime_problem<double> problem(p, m, {}, ferry::runtime_noise<double>{ferry::keyed_noise{o.seed, begin}, {}, {}});
   ferry::run_solver<double>(ferry::solver_settings{.name = o.solver}, problem, sched, x.view());
   return x;
 }
