@@ -11,6 +11,7 @@
 #include "ferry/discrete/euler.hpp"
 #include "ferry/discrete/first_hitting.hpp"
 #include "ferry/discrete/predictor_corrector.hpp"
+#include "ferry/discrete/tau_leaping.hpp"
 #include "ferry/discrete/tweedie.hpp"
 
 namespace ferry::discrete {
@@ -27,7 +28,7 @@ struct sampler_settings {
 inline confidence_score parse_confidence_score(std::string_view name) {
   if (name == "max-prob") return confidence_score::max_prob;
   if (name == "margin") return confidence_score::margin;
-  throw config_error(detail::cat("--confidence \"", ferry::detail::escape(name), "\" is unknown",
+  throw config_error(detail::cat("confidence score \"", ferry::detail::escape(name), "\" is unknown",
                                  ferry::detail::did_you_mean(name, {"max-prob", "margin"}), "; expected max-prob or margin"));
 }
 
@@ -45,7 +46,7 @@ decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
     c.remask = s.remask;
     return f(c);
   }
-  throw config_error(detail::cat("--sampler \"", ferry::detail::escape(s.name), "\" is unknown",
+  throw config_error(detail::cat("sampler \"", ferry::detail::escape(s.name), "\" is unknown",
                                  ferry::detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence"}),
                                  "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting or confidence"));
 }
