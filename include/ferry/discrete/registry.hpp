@@ -8,8 +8,10 @@
 #include "ferry/core/error.hpp"
 #include "ferry/discrete/ancestral.hpp"
 #include "ferry/discrete/confidence.hpp"
+#include "ferry/discrete/dream.hpp"
 #include "ferry/discrete/euler.hpp"
 #include "ferry/discrete/first_hitting.hpp"
+#include "ferry/discrete/llada.hpp"
 #include "ferry/discrete/predictor_corrector.hpp"
 #include "ferry/discrete/tau_leaping.hpp"
 #include "ferry/discrete/tweedie.hpp"
@@ -17,12 +19,14 @@
 namespace ferry::discrete {
 
 struct sampler_settings {
-  std::string name = "ancestral";  ///< euler | tau-leaping | pc | tweedie | ancestral | first-hitting | confidence
+  std::string name = "ancestral";  ///< euler | tau-leaping | pc | tweedie | ancestral | first-hitting | confidence | llada | dream
   std::size_t corrector_steps = 1;  ///< pc
   double corrector_size = 1;        ///< pc: τ_c / τ
   bool cache = true;                ///< ancestral
   confidence_score score = confidence_score::max_prob;
   std::size_t remask = 0;  ///< confidence
+  llada_options llada_opts{};  ///< llada
+  dream_options dream_opts{};  ///< dream
 };
 
 inline confidence_score parse_confidence_score(std::string_view name) {
@@ -46,9 +50,11 @@ decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
     c.remask = s.remask;
     return f(c);
   }
+  if (s.name == "llada") return f(llada(s.llada_opts));
+  if (s.name == "dream") return f(dream(s.dream_opts));
   throw config_error(detail::cat("sampler \"", ferry::detail::escape(s.name), "\" is unknown",
-                                 ferry::detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence"}),
-                                 "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting or confidence"));
+                                 ferry::detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence", "llada", "dream"}),
+                                 "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting, confidence, llada or dream"));
 }
 
 }  // namespace ferry::discrete
