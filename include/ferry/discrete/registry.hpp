@@ -36,6 +36,17 @@ inline confidence_score parse_confidence_score(std::string_view name) {
                                  ferry::detail::did_you_mean(name, {"max-prob", "margin"}), "; expected max-prob or margin"));
 }
 
+/// The sampler names with_sampler knows.
+inline constexpr const char* sampler_names[] = {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence", "llada", "dream"};
+
+/// Throws config_error unless `name` is one of sampler_names.
+inline void check_sampler_name(std::string_view name) {
+  for (const char* n : sampler_names)
+    if (name == n) return;
+  throw config_error(detail::cat("sampler \"", ferry::detail::escape(name), "\" is unknown", ferry::detail::did_you_mean(name, sampler_names),
+                                 "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting, confidence, llada or dream"));
+}
+
 template <class F>
 decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
   if (s.name == "euler") return f(euler{});
@@ -52,9 +63,8 @@ decltype(auto) with_sampler(const sampler_settings& s, F&& f) {
   }
   if (s.name == "llada") return f(llada(s.llada_opts));
   if (s.name == "dream") return f(dream(s.dream_opts));
-  throw config_error(detail::cat("sampler \"", ferry::detail::escape(s.name), "\" is unknown",
-                                 ferry::detail::did_you_mean(s.name, {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence", "llada", "dream"}),
-                                 "; expected euler, tau-leaping, pc, tweedie, ancestral, first-hitting, confidence, llada or dream"));
+  check_sampler_name(s.name);  // throws: every name is handled above
+  throw config_error("with_sampler: unreachable");
 }
 
 }  // namespace ferry::discrete

@@ -62,16 +62,23 @@ concept timeless = requires { S::uses_times; } && !S::uses_times;
 template <class S>
 concept shapes_itself = requires { S::shapes_itself; } && S::shapes_itself;
 
-// Checks init against the batch and the model; returns the first position any row generates and
-// the most positions a row generates.
-inline std::pair<std::size_t, std::size_t> check_init(const_token_view init, std::size_t rows, std::size_t length,
-                                                      std::size_t vocab) {
+}  // namespace detail
+
+/// What init holds: the first position any row generates (the generated span's start P) and the
+/// most positions a row generates.
+struct init_shape {
+  std::size_t span_start = 0, most_masked = 0;
+};
+
+/// Checks init (see run_options::init) against a batch of `rows` and a model of L = length, V = vocab.
+inline init_shape check_init(const_token_view init, std::size_t rows, std::size_t length, std::size_t vocab) {
+  using ferry::detail::cat;
   if (init.data == nullptr) return {0, length};
   if (init.cols != length)
     throw shape_error(cat("discrete::sample: init has rows of ", init.cols, " tokens; the model has L = ", length));
   if (init.rows != 1 && init.rows != rows)
     throw shape_error(cat("discrete::sample: init has ", init.rows, " rows; expected 1 (for every row) or ", rows));
-  std::size_t start = length, most = 0;
+  init_shape shape{length, 0};
   for (std::size_t i = 0; i < init.rows; ++i) {
     std::size_t masked = 0;
     for (std::size_t l = 0; l < length; ++l) {
@@ -79,16 +86,15 @@ inline std::pair<std::size_t, std::size_t> check_init(const_token_view init, std
       if (v < 0 || std::size_t(v) > vocab)
         throw domain_error(cat("discrete::sample: init token ", v, " at row ", i, ", position ", l, " is outside [0, ", vocab,
                                "] (tokens 0..", vocab - 1, ", the mask ", vocab, " where to generate)"));
-      if (std::size_t(v) == vocab) start = std::min(start, l), ++masked;
+      if (std::size_t(v) == vocab) shape.span_start = std::min(shape.span_start, l), ++masked;
     }
     if (masked == 0)
       throw config_error(cat("discrete::sample: init row ", i, " has no masked position (the mask id ", vocab,
                              " marks the positions to generate)"));
-    most = std::max(most, masked);
+    shape.most_masked = std::max(shape.most_masked, masked);
   }
-  return {start, most};
+  return shape;
 }
-}  // namespace detail
 
 /// Samples x (N×L tokens, overwritten) from the process's reverse chain with `sampler`, π from `model`.
 template <class Sampler, denoiser M>
@@ -109,7 +115,8 @@ run_stats sample(const M& model, const process& p, const Sampler& sampler, token
   o.categorical.validate();
   sampler.validate();
   random::detail::require_row_range(o.first_row, rows);
-  const auto [span_start, most_masked] = detail::check_init(o.init, rows, length, vocab);
+  const init_shape shape = check_init(o.init, rows, length, vocab);
+  const std::size_t span_start = shape.span_start;  // a variable, not a binding: the chunk lambda captures it
 
   run_plan plan{.rows = rows, .length = length, .vocab = vocab, .span_start = span_start};
   const std::size_t span = length - span_start;
@@ -175,7 +182,7 @@ run_stats sample(const M& model, const process& p, const Sampler& sampler, token
     }
   });
   run_stats st;
-  st.steps = detail::event_driven<Sampler> ? most_masked : plan.blocks * plan.steps;
+  st.steps = detail::event_driven<Sampler> ? shape.most_masked : plan.blocks * plan.steps;
   for (std::size_t c = 0; c < nfe_max.size(); ++c) {
     st.nfe_max = std::max(st.nfe_max, nfe_max[c]);
     st.nfe_mean += double(nfe_sum[c]);
