@@ -151,7 +151,7 @@ struct fixture {
     tokens("init_range.npy", {0, 3, 2, 2}, {1, 4});
     tokens("init_negative.npy", {0, 2, -1, 2}, {1, 4});
     tokens("init_len.npy", {0, 2, 2}, {1, 3});
-    tokens("init_nomask.npy", {0, 2, 2, 2, 1, 0, 1, 1}, {2, 4});
+    tokens("init_nomask.npy", {0, 1, 0, 1}, {1, 4});
     tokens("init_allmask.npy", {2, 2, 2, 2}, {1, 4});
     tokens("init_rank1.npy", {0, 2, 2, 2}, {4});
     auto times = [&](const std::string& name, std::vector<double> v) { write_bytes(p(name), ferry::io::format_npy(v.data(), {v.size()})); };
@@ -362,7 +362,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"discrete --init: token above the mask", dm4 + "--init " + f.q("init_range.npy"), {"init_range.npy", "--init", "token 3", "[0, 2]"}},
       {"discrete --init: negative token", dm4 + "--init " + f.q("init_negative.npy"), {"init_negative.npy", "token -1", "position 2"}},
       {"discrete --init: wrong length", dm4 + "--init " + f.q("init_len.npy"), {"init_len.npy", "3 tokens", "L = 4"}},
-      {"discrete --init: a row without a mask", dm4 + "--init " + f.q("init_nomask.npy"), {"init_nomask.npy", "row 1", "no masked position"}},
+      {"discrete --init: a row without a mask", dm4 + "--init " + f.q("init_nomask.npy"), {"init_nomask.npy", "row 0", "no masked position"}},
       {"discrete --init: float tokens", dm4 + "--init " + f.q("noise.npy"), {"noise.npy", "--init", "int32"}},
       {"discrete --init: rank 1", dm4 + "--init " + f.q("init_rank1.npy"), {"init_rank1.npy", "2-D"}},
       {"discrete --init: missing file", dm4 + "--init " + f.q("nope.npy"), {"nope.npy", "no such file"}},
@@ -377,7 +377,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"discrete --times: one time", dm4 + "--times " + f.q("times_one.npy"), {"times_one.npy", "at least 2 times"}},
       {"discrete --times: 2-D", dm4 + "--times " + f.q("noise.npy"), {"noise.npy", "--times", "1-D"}},
       {"discrete --times: integers", dm4 + "--times " + f.q("init_rank1.npy"), {"init_rank1.npy", "--times", "float64"}},
-      {"discrete --times: steps disagree", dm4 + "--times " + f.q("times_two.npy"), {"times_two.npy", "--times", "steps = 4", "2 steps"}},
+      {"discrete --times: steps disagree", dm4 + "--times " + f.q("times_two.npy"), {"times_two.npy", "--times", "--steps 4", "2 steps"}},
       {"discrete llada: block size not dividing the span", dm4 + "--sampler llada --block-size 2 --init " + f.q("init_ok.npy"),
        {"--block-size 2", "does not divide", "3 positions"}},
       {"discrete llada: steps not a multiple of the blocks", dm4 + "--sampler llada --block-size 1 --init " + f.q("init_ok.npy"),
@@ -392,7 +392,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"discrete llada: --eos-rule without --eos-id", dm4 + "--sampler llada --eos-rule confidence", {"--eos-rule", "--eos-id"}},
       {"discrete llada: --eos-id without --eos-rule", dm4 + "--sampler llada --eos-id 1", {"--eos-id", "--eos-rule"}},
       {"discrete llada: --top-p", dm4 + "--sampler llada --top-p 0.9", {"--top-p", "llada"}},
-      {"discrete dream: unknown --alg", dm4 + "--sampler dream --alg maskgit", {"--alg \"maskgit\"", "did you mean \"maskgit-plus\""}},
+      {"discrete dream: unknown --alg", dm4 + "--sampler dream --alg maskgit-pls", {"--alg \"maskgit-pls\"", "did you mean \"maskgit-plus\""}},
       {"discrete dream: --eps 1", dm4 + "--sampler dream --eps 1", {"--eps 1", "0 <= eps < 1"}},
       {"discrete dream: negative --alg-temp", dm4 + "--sampler dream --alg-temp -1", {"--alg-temp -1"}},
       {"discrete llada: --times", dm4 + "--sampler llada --times " + f.q("times_two.npy"), {"--times", "llada"}},

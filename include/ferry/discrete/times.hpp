@@ -36,9 +36,6 @@ inline std::vector<double> make_times(const grid_spec<double>& spec) {
                            " spaces a continuous process's noise levels; expected uniform or custom"));
   const std::vector<double>& t = spec.times;
   if (t.size() < 2) throw config_error(cat("discrete times: need at least 2 times (1, then 0), got ", t.size()));
-  if (spec.steps != 0 && spec.steps != t.size() - 1)
-    throw config_error(cat("discrete times: steps = ", spec.steps, " but the ", t.size(), " times give ", t.size() - 1,
-                           " steps; set steps to 0 or ", t.size() - 1));
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!std::isfinite(t[i]) || t[i] < 0 || t[i] > 1)
       throw config_error(cat("discrete times: time ", i, " is t = ", t[i], ", outside [0, 1]"));
@@ -49,6 +46,9 @@ inline std::vector<double> make_times(const grid_spec<double>& spec) {
   if (t.front() != 1) throw config_error(cat("discrete times: time 0 is t = ", t.front(), "; the grid starts at t = 1 (all noise)"));
   if (t.back() != 0)
     throw config_error(cat("discrete times: the last time is t = ", t.back(), "; the grid ends at t = 0 (the data)"));
+  if (spec.steps != 0 && spec.steps != t.size() - 1)
+    throw config_error(cat("discrete times: steps = ", spec.steps, " but the ", t.size(), " times give ", t.size() - 1,
+                           " steps; set steps to 0 or ", t.size() - 1));
   return t;
 }
 
