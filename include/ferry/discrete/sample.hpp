@@ -12,7 +12,8 @@
 // A sampler may declare: `event_driven`; `total_steps` (run_options::steps counts every block's
 // steps, as LLaDA's does); `uses_times = false` (it takes no grid: an explicit one is refused);
 // `shapes_itself` (it applies its own temperature / top-k / top-p: run_options::categorical must be
-// the identity); times(K) (its own default grid); check(run_plan) (limits that depend on the run).
+// the identity); times(K) (its own default grid); check(run_plan) (limits that depend on the run,
+// checked before the grid is made: plan.steps is run_options::steps per block there).
 //
 // Rows are independent: they run in chunks on OpenMP threads (for_row_chunks), each chunk with its
 // own context and sampler copy, and every draw is keyed by the global row — so the tokens are
@@ -127,6 +128,9 @@ run_stats sample(const M& model, const process& p, const Sampler& sampler, token
   for (std::size_t i = 0; o.init.data && i < o.init.rows && !plan.given; ++i)
     for (std::size_t l = 0; l < length; ++l) plan.given = plan.given || std::size_t(o.init(i, l)) != vocab;
 
+  plan.steps = detail::total_steps<Sampler> ? o.steps / plan.blocks : o.steps;  // set from the grid below
+  if constexpr (requires { sampler.check(plan); }) sampler.check(plan);
+
   std::vector<double> times;  // the grid every block walks
   if constexpr (!detail::event_driven<Sampler>) {
     std::size_t steps = o.steps;
@@ -143,7 +147,6 @@ run_stats sample(const M& model, const process& p, const Sampler& sampler, token
     else times = make_times({.kind = grid_kind::uniform, .steps = steps});
     plan.steps = times.size() - 1;
   }
-  if constexpr (requires { sampler.check(plan); }) sampler.check(plan);
 
   const std::size_t chunk = even_row_chunk(rows, o.threads);
   std::vector<std::size_t> nfe_max(row_chunk_count(rows, chunk), 0), nfe_sum(nfe_max.size(), 0);
