@@ -113,12 +113,12 @@ std::vector<double> read_times(const std::string& path, std::size_t steps) {
   return t;
 }
 
-// The sampler-specific flags given for a sampler that does not take them.
+// LLaDA's and Dream's flags given for another sampler, and flags those two do not take. (The older
+// samplers' own flags, --remask, --corrector-steps, …, are ignored by the others, as they always were.)
 void check_sampler_flags(const sample_discrete_options& o) {
   static constexpr std::pair<std::string_view, std::string_view> owners[] = {
-      {"--remasking", "llada"}, {"--cfg-scale", "llada"},  {"--eos-id", "llada"},      {"--eos-rule", "llada"},
-      {"--alg", "dream"},       {"--alg-temp", "dream"},   {"--eps", "dream"},         {"--remask", "confidence"},
-      {"--confidence", "confidence"}, {"--corrector-steps", "pc"}, {"--corrector-size", "pc"}, {"--no-cache", "ancestral"},
+      {"--remasking", "llada"}, {"--cfg-scale", "llada"}, {"--eos-id", "llada"}, {"--eos-rule", "llada"},
+      {"--alg", "dream"},       {"--alg-temp", "dream"},  {"--eps", "dream"},
   };
   const bool llm = o.sampler == "llada" || o.sampler == "dream";
   for (const std::string& f : o.given) {
@@ -242,8 +242,8 @@ void add_sample_discrete_command(CLI::App& app, bool run) {
   cmd->add_option("--threads", opt->threads, "threads over the samples (the tokens do not depend on it)")->capture_default_str();
   cmd->callback([opt, run, cmd] {
     opt->given.clear();
-    for (const char* f : {"--remasking", "--cfg-scale", "--eos-id", "--eos-rule", "--alg", "--alg-temp", "--eps", "--remask", "--confidence",
-                          "--corrector-steps", "--corrector-size", "--no-cache", "--gumbel", "--top-k", "--top-p", "--times"})
+    for (const char* f : {"--remasking", "--cfg-scale", "--eos-id", "--eos-rule", "--alg", "--alg-temp", "--eps", "--gumbel", "--top-k",
+                          "--top-p", "--times"})
       if (cmd->count(f) > 0) opt->given.emplace_back(f);
     if (run) run_sample_discrete(*opt);
   });
