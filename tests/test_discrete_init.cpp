@@ -1,5 +1,5 @@
 // The discrete loop from given tokens and over any time grid: exact samplers reach the exact
-// conditional law p0(x | the given tokens) under either kernel (the oracle conditions exactly);
+// conditional law p0(x | the given tokens) under either kernel (the oracle conditions exactly; χ²);
 // a two-step run on a non-uniform grid follows its own enumerated law; the uniform grid is
 // t_k = (K − k)/K to the bit; and the checks of init and times.
 #include <cmath>
@@ -57,6 +57,30 @@ std::vector<double> conditional_law(const discrete_mixture& m, const std::vector
   return p;
 }
 
+// Pearson's χ² of n draws (their empirical law q) against law p over the cells p > 0 (a draw in a
+// cell with p = 0 makes it infinite), and its 0.999 quantile for those cells − 1 degrees of freedom
+// (Wilson–Hilferty). TV against its mean is too loose a test for laws on a few cells: with 9 cells
+// its standard deviation is a quarter of the mean.
+struct chi_square {
+  double stat = 0, limit = 0;
+};
+chi_square chi_square_test(const std::vector<double>& q, const std::vector<double>& p, std::size_t n) {
+  chi_square r;
+  std::size_t cells = 0;
+  for (std::size_t c = 0; c < p.size(); ++c) {
+    if (p[c] == 0) {
+      if (q[c] > 0) r.stat = INFINITY;
+      continue;
+    }
+    ++cells;
+    const double d = (q[c] - p[c]) * double(n);
+    r.stat += d * d / (p[c] * double(n));
+  }
+  const double k = double(cells - 1), z = 3.09;  // z of 0.999
+  r.limit = k * std::pow(1 - 2 / (9 * k) + z * std::sqrt(2 / (9 * k)), 3);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("from given tokens, exact samplers reach the exact conditional law under either kernel", "[discrete][init]") {
@@ -75,11 +99,13 @@ TEST_CASE("from given tokens, exact samplers reach the exact conditional law und
       std::size_t moved = 0;
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t l = 0; l < 4; ++l) moved += std::size_t(init[l]) != m.vocab() && r.tokens[4 * i + l] != init[l];
-      const double tv = total_variation(empirical_law(r.tokens, 4, 3), law), floor = tv_floor(law, n);
+      const auto emp = empirical_law(r.tokens, 4, 3);
+      const double tv = total_variation(emp, law), floor = tv_floor(law, n);
+      const chi_square chi = chi_square_test(emp, law, n);
       INFO(k.name << " kernel " << int(k.kind) << " init " << init[0] << init[1] << init[2] << init[3] << ": TV " << tv << ", floor "
-                  << floor << ", NFE " << r.stats.nfe_max);
+                  << floor << ", chi2 " << chi.stat << " (limit " << chi.limit << "), NFE " << r.stats.nfe_max);
       CHECK(moved == 0);
-      CHECK(tv < floor_multiple * floor);
+      CHECK(chi.stat < chi.limit);
       // The conditional law is not the data law: the test can tell conditioning from ignoring the prompt.
       CHECK(total_variation(law, data_law(m)) > 10 * floor);
       if (k.kind == kernel_kind::masked && std::string(k.name) == "first-hitting") CHECK(r.stats.nfe_max == (init[0] == 2 ? 3u : 2u));
@@ -100,8 +126,10 @@ TEST_CASE("a plain uniform-kernel model sees given tokens as noised ones; the co
   std::vector<std::int32_t> x(n * 4);
   sample(plain{&m}, p, tweedie{}, token_view(x.data(), n, 4), o);
   const double tv = total_variation(empirical_law(x, 4, 3), law), floor = tv_floor(law, n);
-  INFO("plain model: TV " << tv << ", floor " << floor);
+  const chi_square chi = chi_square_test(empirical_law(x, 4, 3), law, n);
+  INFO("plain model: TV " << tv << ", floor " << floor << ", chi2 " << chi.stat << " (limit " << chi.limit << ")");
   CHECK(tv > 3 * floor);
+  CHECK(chi.stat > 10 * chi.limit);
 }
 
 TEST_CASE("the uniform grid is t_k = (K - k)/K to the bit; custom grids are checked", "[discrete][times]") {
