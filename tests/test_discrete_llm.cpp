@@ -180,3 +180,52 @@ TEST_CASE("dream walks any grid: its own is torch.linspace(1, eps) in float32, e
   sample(m, p, dream(c.sampler.dream_opts), token_view(x.data(), c.rows, m.length()), o);
   CHECK(x == c.out);
 }
+
+namespace {
+// Three positions, two tokens: before any token is revealed, position ℓ proposes token 0 with
+// probability p_ℓ; afterwards every position proposes token 1. At temperature 0 the output names
+// the position revealed first (the one that holds token 0).
+struct first_reveal_model {
+  static constexpr output_kind outputs = output_kind::probabilities;
+  std::size_t vocab() const { return 2; }
+  void operator()(const_token_view x, const noise_level&, std::span<double> out) const {
+    const double p[3] = {0.6, 0.7, 0.9};
+    for (std::size_t i = 0; i < x.rows; ++i) {
+      const bool fresh = x(i, 0) == 2 && x(i, 1) == 2 && x(i, 2) == 2;
+      for (std::size_t l = 0; l < 3; ++l) {
+        out[(i * 3 + l) * 2] = fresh ? p[l] : 0.1;
+        out[(i * 3 + l) * 2 + 1] = fresh ? 1 - p[l] : 0.9;
+      }
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("dream --alg-temp draws the positions to reveal from softmax(score / A)", "[discrete][llm]") {
+  const process p{kernel{kernel_kind::masked, 2}, alpha_schedule(schedule_kind::linear)};
+  const std::size_t n = mc_samples(60000);
+  std::vector<std::int32_t> x(n * 3);
+  run_options o{.seed = 11, .steps = 0, .block_size = 0, .threads = 2, .first_row = 0, .categorical = {}};
+  o.times = {1, 0.6, 0};  // step 0 reveals ⌊3·0.4⌋ = 1 position, step 1 the other two
+  const double A = 0.1;
+  sample(first_reveal_model{}, p, dream(dream_options{.alg = dream_alg::maskgit_plus, .alg_temp = A}), token_view(x.data(), n, 3), o);
+  double count[3] = {0, 0, 0};
+  std::size_t not_one = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t zeros = 0;
+    for (std::size_t l = 0; l < 3; ++l)
+      if (x[3 * i + l] == 0) ++zeros, count[l] += 1;
+    not_one += zeros != 1;
+  }
+  CHECK(not_one == 0);
+  const double w[3] = {std::exp(0.6 / A), std::exp(0.7 / A), std::exp(0.9 / A)}, z = w[0] + w[1] + w[2];
+  double chi2 = 0;
+  for (std::size_t l = 0; l < 3; ++l) chi2 += std::pow(count[l] - double(n) * w[l] / z, 2) / (double(n) * w[l] / z);
+  INFO("first reveals " << count[0] << " " << count[1] << " " << count[2] << ", chi2 " << chi2);
+  CHECK(chi2 < 13.82);  // χ²₂ at p = 0.001
+  // Without alg_temp the best score always goes first.
+  sample(first_reveal_model{}, p, dream(dream_options{.alg = dream_alg::maskgit_plus}), token_view(x.data(), n, 3), o);
+  std::size_t other = 0;
+  for (std::size_t i = 0; i < n; ++i) other += x[3 * i + 2] != 0;
+  CHECK(other == 0);
+}
