@@ -122,6 +122,8 @@ TEST_CASE("llada and dream: one-line errors naming the option", "[discrete][llm]
   dllm_case c = case_named("llada_p8_s8_b8");
   c.block_size = 5;  // 16 positions after the prompt of 8
   CHECK_THROWS_WITH(run_case(m, c, 64, 0), "llada: block_size = 5 does not divide the generated span of 16 positions (8 to 23)");
+  c.block_size = 32;  // longer than the span: LLaDA's gen_length % block_length fails too
+  CHECK_THROWS_WITH(run_case(m, c, 64, 0), "llada: block_size = 32 does not divide the generated span of 16 positions (8 to 23)");
   c.block_size = 8;
   c.steps = 7;
   CHECK_THROWS_WITH(run_case(m, c, 64, 0), "sampler llada: steps = 7 is not a multiple of the 2 blocks (steps count every block's)");

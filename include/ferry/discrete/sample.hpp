@@ -121,7 +121,7 @@ run_stats sample(const M& model, const process& p, const Sampler& sampler, token
 
   run_plan plan{.rows = rows, .length = length, .vocab = vocab, .span_start = span_start};
   const std::size_t span = length - span_start;
-  plan.block_size = o.block_size == 0 ? span : std::min(o.block_size, span);
+  plan.block_size = o.block_size == 0 ? span : o.block_size;  // B > span: one block (LLaDA refuses it)
   if (plan.block_size < span && !p.kernel.masked())
     throw config_error("discrete::sample: block decoding needs the masked kernel (later blocks stay masked)");
   plan.blocks = (span + plan.block_size - 1) / plan.block_size;

@@ -21,7 +21,7 @@ struct step_info {
 struct run_plan {
   std::size_t rows = 0, length = 0, vocab = 0;
   std::size_t span_start = 0;  ///< P: the first position to generate in any row (0 without init)
-  std::size_t block_size = 0;  ///< B; L − P with one block
+  std::size_t block_size = 0;  ///< B as asked (L − P when not given; above L − P: one block)
   std::size_t blocks = 0;
   std::size_t steps = 0;       ///< K, per block
   bool given = false;          ///< some row has given tokens (a prompt or infill)
