@@ -1,18 +1,24 @@
 // `ferry sample-discrete` end to end: (N, L) int32 tokens, NFE on stderr, the same bytes for any
-// thread count, and one-line errors with no output file on bad input.
+// thread count, one-line errors with no output file on bad input; every dllm reference case run
+// as REFERENCE.md's command; --init with every sampler; --times.
 #include "catch.hpp"
 
 #ifdef FERRY_CLI_PATH
 #include <string>
 
 #include "cli_runner.hpp"
-#include "discrete_support.hpp"
+#include "dllm_cases.hpp"
 #include "ferry/io/npy.hpp"
 
 using namespace ferry_test;
 
 namespace {
 std::string mixture_arg() { return "--model mixture:" + quoted(fs::path(discrete_data + "mixture.json")); }
+
+template <class T>
+void write_array(const fs::path& p, const std::vector<T>& v, const std::vector<std::size_t>& shape) {
+  ferry::io::write_npy<T>(p, v.data(), shape);
+}
 }  // namespace
 
 TEST_CASE("ferry sample-discrete writes (N, L) int32 tokens and reports NFE", "[cli][discrete]") {
@@ -44,6 +50,107 @@ TEST_CASE("ferry sample-discrete writes (N, L) int32 tokens and reports NFE", "[
   INFO(u.err);
   CHECK(u.code == 0);
   CHECK(u.err.find("NFE 16") != std::string::npos);
+}
+
+TEST_CASE("ferry sample-discrete runs every dllm case as REFERENCE.md's command", "[cli][discrete][llm]") {
+  scratch_dir dir;
+  const fs::path out = dir.path / "out.npy";
+  const std::string model = "sample-discrete --model mixture:" + quoted(fs::path(dllm_data + "mixture.json")) + " --kernel masked ";
+  const nlohmann::json j = ferry::io::read_json(dllm_data + "cases.json", "the dllm cases");
+  const auto m = dllm_mixture();
+  std::size_t deterministic = 0, stochastic = 0;
+  for (const auto& [name, e] : j.items()) {
+    std::string args = model + "--init " + quoted(fs::path(dllm_data + e.at("files").at("init").get<std::string>()));
+    for (const auto& a : e.at("args")) args += " " + a.get<std::string>();
+    const bool det = e.at("kind") == "deterministic";
+    if (!det) {  // one stochastic case of each loop at the full count, the others at a tenth (the library test runs them all)
+      const bool full = name == "dream_origin_p8_s8" || name == "llada_t1_p8_s8_b8";
+      args += " --seed " + std::to_string(e.at("ferry_seed").get<std::uint64_t>()) + " --num-samples " +
+              std::to_string(full ? e.at("num_samples").get<std::size_t>() : e.at("num_samples").get<std::size_t>() / 10);
+    }
+    const run_result r = run_cli(args + " --threads 2 --out " + quoted(out), dir);
+    INFO(name << ": " << args << "\n" << r.err);
+    REQUIRE(r.code == 0);
+    const auto x = ferry::io::read_npy(out);
+    REQUIRE(x.dtype() == ferry::io::npy_dtype::i4);
+    const std::vector<std::int32_t> tokens = x.as<std::int32_t>();
+    if (det) {
+      ++deterministic;
+      const auto want = ferry::io::read_npy(dllm_data + e.at("files").at("out").get<std::string>()).as<std::int32_t>();
+      std::size_t differ = 0;
+      for (std::size_t k = 0; k < tokens.size(); ++k) differ += tokens[k] != want[k];
+      CHECK(tokens.size() == want.size());
+      CHECK(differ == 0);
+    } else {
+      ++stochastic;
+      const auto peer = ferry::io::read_npy(dllm_data + e.at("files").at("marginals").get<std::string>()).as<double>();
+      double gap = 0;
+      const std::size_t n = x.shape[0];
+      const double ratio = marginal_ratio(marginals_of(tokens, m.length(), m.vocab()), n, peer, e.at("peer_samples").get<std::size_t>(), gap);
+      INFO("n " << n << ": ratio " << ratio << ", gap " << gap);
+      CHECK(ratio <= 1);
+    }
+  }
+  CHECK(deterministic == 31);
+  CHECK(stochastic == 4);
+}
+
+TEST_CASE("ferry sample-discrete --init: every sampler keeps the given tokens, on any thread count", "[cli][discrete]") {
+  scratch_dir dir;
+  const fs::path init = dir.path / "init.npy", many = dir.path / "many.npy", a = dir.path / "a.npy", b = dir.path / "b.npy";
+  write_array<std::int32_t>(init, {2, 3, 3, 0}, {1, 4});                 // V = 3: the mask is 3
+  write_array<std::int32_t>(many, {2, 3, 3, 0, 3, 1, 3, 3, 3, 3, 3, 2}, {3, 4});
+  const std::string common = "sample-discrete " + mixture_arg() + " --seed 5 --steps 4 ";
+  for (const std::string sampler : {"euler", "tau-leaping", "pc", "tweedie", "ancestral", "first-hitting", "confidence", "llada", "dream"})
+    for (const std::string kernel : {"masked", "uniform"}) {
+      const bool masked_only = sampler == "ancestral" || sampler == "first-hitting" || sampler == "confidence" || sampler == "llada" ||
+                               sampler == "dream";
+      if (kernel == "uniform" && masked_only) continue;
+      const std::string flags = common + "--sampler " + sampler + " --kernel " + kernel + " ";
+      const run_result one = run_cli(flags + "--init " + quoted(init) + " --num-samples 500 --threads 1 --out " + quoted(a), dir);
+      INFO(sampler << " " << kernel << ": " << one.err);
+      REQUIRE(one.code == 0);
+      REQUIRE(run_cli(flags + "--init " + quoted(init) + " --num-samples 500 --threads 2 --out " + quoted(b), dir).code == 0);
+      CHECK(slurp(a) == slurp(b));
+      const auto x = ferry::io::read_npy(a).as<std::int32_t>();
+      REQUIRE(x.size() == 2000);
+      std::size_t moved = 0, bad = 0;
+      for (std::size_t i = 0; i < 500; ++i) {
+        moved += x[4 * i] != 2 || x[4 * i + 3] != 0;
+        for (std::size_t l = 0; l < 4; ++l) bad += x[4 * i + l] < 0 || x[4 * i + l] > 2;
+      }
+      CHECK(moved == 0);
+      CHECK(bad == 0);
+      // A file of several rows: its rows are the samples.
+      const run_result r = run_cli(flags + "--init " + quoted(many) + " --out " + quoted(a), dir);
+      REQUIRE(r.code == 0);
+      const auto y = ferry::io::read_npy(a);
+      CHECK(y.shape == std::vector<std::size_t>{3, 4});
+      const auto t = y.as<std::int32_t>();
+      CHECK(t[0] == 2);
+      CHECK(t[3] == 0);
+      CHECK(t[5] == 1);
+      CHECK(t[11] == 2);
+    }
+}
+
+TEST_CASE("ferry sample-discrete --times: the uniform grid as a file gives the same bytes; any grid from 1 to 0 runs", "[cli][discrete]") {
+  scratch_dir dir;
+  const fs::path grid = dir.path / "grid.npy", a = dir.path / "a.npy", b = dir.path / "b.npy";
+  write_array<double>(grid, {1.0, 0.75, 0.5, 0.25, 0.0}, {5});
+  const std::string common = "sample-discrete " + mixture_arg() + " --num-samples 2000 --seed 9 --schedule cosine ";
+  for (const std::string sampler : {"ancestral", "tweedie", "pc", "confidence", "dream"}) {
+    REQUIRE(run_cli(common + "--sampler " + sampler + " --steps 4 --out " + quoted(a), dir).code == 0);
+    const run_result r = run_cli(common + "--sampler " + sampler + " --times " + quoted(grid) + " --out " + quoted(b), dir);
+    INFO(sampler << ": " << r.err);
+    REQUIRE(r.code == 0);
+    if (sampler != "dream") CHECK(slurp(a) == slurp(b));  // dream's own grid ends at eps
+  }
+  write_array<double>(grid, {1.0, 0.99, 0.9, 0.5, 0.0}, {5});
+  const run_result r = run_cli(common + "--sampler tweedie --kernel uniform --times " + quoted(grid) + " --out " + quoted(a), dir);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("4 steps, NFE 4") != std::string::npos);
 }
 
 TEST_CASE("ferry sample-discrete: bad input is one line, exit 2, no output file", "[cli][discrete]") {

@@ -141,6 +141,26 @@ struct fixture {
     write_bytes(p("dm_ragged.json"), R"({"weights": [1], "probs": [[[0.5, 0.5], [1]]]})");
     write_bytes(p("dm_components.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.5, 0.5]]]})");
     write_bytes(p("dm_string.json"), R"({"weights": ["one"], "probs": [[[0.5, 0.5]]]})");
+    // sample-discrete --init / --times (dm4.json: L = 4, V = 2, so the mask is 2)
+    write_bytes(p("dm4.json"), R"({"weights": [1], "probs": [[[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.6, 0.4]]]})");
+    auto tokens = [&](const std::string& name, std::vector<std::int32_t> v, std::vector<std::size_t> shape) {
+      write_bytes(p(name), ferry::io::format_npy(v.data(), shape));
+    };
+    tokens("init_ok.npy", {0, 2, 2, 2}, {1, 4});
+    tokens("init_two.npy", {0, 2, 2, 2, 1, 2, 2, 2}, {2, 4});
+    tokens("init_range.npy", {0, 3, 2, 2}, {1, 4});
+    tokens("init_negative.npy", {0, 2, -1, 2}, {1, 4});
+    tokens("init_len.npy", {0, 2, 2}, {1, 3});
+    tokens("init_nomask.npy", {0, 1, 0, 1}, {1, 4});
+    tokens("init_allmask.npy", {2, 2, 2, 2}, {1, 4});
+    tokens("init_rank1.npy", {0, 2, 2, 2}, {4});
+    auto times = [&](const std::string& name, std::vector<double> v) { write_bytes(p(name), ferry::io::format_npy(v.data(), {v.size()})); };
+    times("times_start.npy", {0.9, 0.5, 0.0});
+    times("times_end.npy", {1.0, 0.5, 0.1});
+    times("times_up.npy", {1.0, 0.4, 0.6, 0.0});
+    times("times_nan.npy", {1.0, std::numeric_limits<double>::quiet_NaN(), 0.0});
+    times("times_one.npy", {1.0});
+    times("times_two.npy", {1.0, 0.5, 0.0});
   }
 };
 
@@ -158,6 +178,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string demo = "demo --n 50 --out " + f.q("plots") + " ";
   const std::string dsample = "sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " ";
   const std::string dm = dsample + "--model mixture:" + f.q("dm.json") + " ";
+  const std::string dm4 = dsample + "--model mixture:" + f.q("dm4.json") + " ";
   const std::string lik = "likelihood --out " + quoted(out) + " --model gmm:" + f.q("gmm.json") + " ";
   const std::string likd = lik + "--process flow --data ";
   const std::string invert = "invert --model gmm:" + f.q("gmm.json") + " --steps 4 --out " + quoted(out) + " ";
@@ -338,6 +359,46 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
        {"--num-samples", "\"-3\""}},
       {"discrete: steps not a number", dm + "--steps many", {"--steps", "many"}},
       {"discrete: unknown option", dm + "--sampeler pc", {"--sampeler", "did you mean --sampler"}},
+      // sample-discrete --init, --times, llada and dream
+      {"discrete --init: token above the mask", dm4 + "--init " + f.q("init_range.npy"), {"init_range.npy", "--init", "token 3", "[0, 2]"}},
+      {"discrete --init: negative token", dm4 + "--init " + f.q("init_negative.npy"), {"init_negative.npy", "token -1", "position 2"}},
+      {"discrete --init: wrong length", dm4 + "--init " + f.q("init_len.npy"), {"init_len.npy", "3 tokens", "L = 4"}},
+      {"discrete --init: a row without a mask", dm4 + "--init " + f.q("init_nomask.npy"), {"init_nomask.npy", "row 0", "no masked position"}},
+      {"discrete --init: float tokens", dm4 + "--init " + f.q("noise.npy"), {"noise.npy", "--init", "int32"}},
+      {"discrete --init: rank 1", dm4 + "--init " + f.q("init_rank1.npy"), {"init_rank1.npy", "2-D"}},
+      {"discrete --init: missing file", dm4 + "--init " + f.q("nope.npy"), {"nope.npy", "no such file"}},
+      {"discrete --init: rows and --num-samples disagree", "sample-discrete --steps 4 --out " + quoted(out) + " --model mixture:" +
+           f.q("dm4.json") + " --num-samples 3 --init " + f.q("init_two.npy"), {"--num-samples 3", "2 rows"}},
+      {"discrete: no --num-samples and no --init", "sample-discrete --steps 4 --out " + quoted(out) + " --model mixture:" + f.q("dm4.json"),
+       {"--num-samples", "--init"}},
+      {"discrete --times: not from 1", dm4 + "--times " + f.q("times_start.npy"), {"times_start.npy", "--times", "t = 0.9", "starts at t = 1"}},
+      {"discrete --times: not to 0", dm4 + "--times " + f.q("times_end.npy"), {"times_end.npy", "t = 0.1", "ends at t = 0"}},
+      {"discrete --times: not decreasing", dm4 + "--times " + f.q("times_up.npy"), {"times_up.npy", "decrease strictly", "time 2"}},
+      {"discrete --times: NaN", dm4 + "--times " + f.q("times_nan.npy"), {"times_nan.npy", "time 1", "nan"}},
+      {"discrete --times: one time", dm4 + "--times " + f.q("times_one.npy"), {"times_one.npy", "at least 2 times"}},
+      {"discrete --times: 2-D", dm4 + "--times " + f.q("noise.npy"), {"noise.npy", "--times", "1-D"}},
+      {"discrete --times: integers", dm4 + "--times " + f.q("init_rank1.npy"), {"init_rank1.npy", "--times", "float64"}},
+      {"discrete --times: steps disagree", dm4 + "--times " + f.q("times_two.npy"), {"times_two.npy", "--times", "--steps 4", "2 steps"}},
+      {"discrete llada: block size not dividing the span", dm4 + "--sampler llada --block-size 2 --init " + f.q("init_ok.npy"),
+       {"--block-size 2", "does not divide", "3 positions"}},
+      {"discrete llada: steps not a multiple of the blocks", dm4 + "--sampler llada --block-size 1 --init " + f.q("init_ok.npy"),
+       {"--steps 4", "multiple of the 3 blocks"}},
+      {"discrete llada: --cfg-scale without given tokens", dm4 + "--sampler llada --cfg-scale 1 --init " + f.q("init_allmask.npy"),
+       {"--cfg-scale 1", "given tokens"}},
+      {"discrete llada: --cfg-scale without --init", dm4 + "--sampler llada --cfg-scale 0.5", {"--cfg-scale 0.5", "given tokens"}},
+      {"discrete llada: unknown --remasking", dm4 + "--sampler llada --remasking low-confidance",
+       {"--remasking \"low-confidance\"", "did you mean \"low-confidence\""}},
+      {"discrete llada: unknown --eos-rule", dm4 + "--sampler llada --eos-id 1 --eos-rule logit", {"--eos-rule \"logit\"", "logits"}},
+      {"discrete llada: --eos-id outside the vocabulary", dm4 + "--sampler llada --eos-id 2 --eos-rule logits", {"--eos-id 2", "[0, 2)"}},
+      {"discrete llada: --eos-rule without --eos-id", dm4 + "--sampler llada --eos-rule confidence", {"--eos-rule", "--eos-id"}},
+      {"discrete llada: --eos-id without --eos-rule", dm4 + "--sampler llada --eos-id 1", {"--eos-id", "--eos-rule"}},
+      {"discrete llada: --top-p", dm4 + "--sampler llada --top-p 0.9", {"--top-p", "llada"}},
+      {"discrete dream: unknown --alg", dm4 + "--sampler dream --alg maskgit-pls", {"--alg \"maskgit-pls\"", "did you mean \"maskgit-plus\""}},
+      {"discrete dream: --eps 1", dm4 + "--sampler dream --eps 1", {"--eps 1", "0 <= eps < 1"}},
+      {"discrete dream: negative --alg-temp", dm4 + "--sampler dream --alg-temp -1", {"--alg-temp -1"}},
+      {"discrete llada: --times", dm4 + "--sampler llada --times " + f.q("times_two.npy"), {"--times", "llada"}},
+      {"discrete: --alg for another sampler", dm4 + "--sampler ancestral --alg entropy", {"--alg", "--sampler dream", "ancestral"}},
+      {"discrete: --cfg-scale for another sampler", dm4 + "--sampler dream --cfg-scale 1", {"--cfg-scale", "--sampler llada"}},
       // likelihood
       {"likelihood: missing data", likd + f.q("nope.npy"), {"nope.npy", "no such file"}},
       {"likelihood: data is not .npy", likd + f.q("magic.npy"), {"magic.npy"}},

@@ -309,7 +309,7 @@ TEST_CASE("discrete::sample rejects bad settings with one-line errors", "[discre
   const discrete_mixture mu = test_mixture(kernel_kind::uniform);
   CHECK_THROWS_WITH(run_sampler(mu, {.name = "ancestral"}, schedule_kind::linear, 4, 2, 0), "sampler ancestral needs the masked kernel");
   CHECK_THROWS_WITH(run_sampler(mu, {.name = "tweedie"}, schedule_kind::linear, 4, 2, 0, 2),
-                    "block decoding needs the masked kernel (later blocks stay masked)");
+                    "discrete::sample: block decoding needs the masked kernel (later blocks stay masked)");
   CHECK_THROWS_AS(run_sampler(mu, {.name = "euler"}, schedule_kind::linear, 0, 2, 0), config_error);
   CHECK_THROWS_AS(run_sampler(mu, {.name = "bogus"}, schedule_kind::linear, 4, 2, 0), config_error);
   CHECK_THROWS_AS(run_sampler(mu, {.name = "pc", .corrector_size = -1}, schedule_kind::linear, 4, 2, 0), config_error);

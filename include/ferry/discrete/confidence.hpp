@@ -4,7 +4,8 @@
 // token x̂^ℓ ~ p(x0^ℓ | x_t) (shaped: temperature 0 gives the argmax), and only the most
 // confident proposals are kept — as many as the schedule says should be unmasked by s:
 //
-//   keep n_t − ⌊(1 − α_s)·B⌋ proposals with the largest score   (n_t masks now; all at s = 0)
+//   keep n_t − ⌊(1 − α_s)·B⌋ proposals with the largest score   (n_t masks now; all at s = 0;
+//                                                                B the block's positions not given)
 //   score  max-prob: max_v π_v            margin: π_(1) − π_(2)  (top-two margin)
 //
 // Optional remasking (ReMDM-style, Wang et al. 2025): after each step but the last, the R tokens
@@ -16,7 +17,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "ferry/discrete/sample.hpp"
+#include "ferry/discrete/categorical.hpp"
+#include "ferry/discrete/denoiser.hpp"
+#include "ferry/discrete/step_info.hpp"
 
 namespace ferry::discrete {
 
@@ -41,11 +44,12 @@ struct confidence {
   void step(Ctx& ctx, const step_info& st, token_view x) {
     const int mask = ctx.kernel().mask();
     const double alpha_s = ctx.level(st.s).alpha;
-    const std::size_t block = st.hi - st.lo, target = st.last ? 0 : std::size_t(std::floor((1 - alpha_s) * double(block)));
     ctx.posterior(x, ctx.level(st.t));
     for (std::size_t i = 0; i < x.rows; ++i) {
       double* sc = score_.data() + i * x.cols;
-      std::size_t masked = 0;
+      std::size_t masked = 0, block = 0;
+      for (std::size_t l = st.lo; l < st.hi; ++l) block += !ctx.given(i, l);
+      const std::size_t target = st.last ? 0 : std::size_t(std::floor((1 - alpha_s) * double(block)));
       for (std::size_t l = st.lo; l < st.hi; ++l) {
         if (x(i, l) != mask) continue;
         const auto pi = ctx.pi(i, l);

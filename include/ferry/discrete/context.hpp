@@ -6,6 +6,8 @@
 // Caching (MDLM, Sahoo et al. 2024, §3.3): under the masked kernel p(x0 | x_t) does not depend
 // on t — the α factors cancel from Bayes' rule — so when a row's tokens did not change since its
 // last evaluation, its π is still exact. Samplers call changed(row) when they move a token.
+// Given tokens (a prompt, infill) are flagged per row and position (give, given): samplers never
+// move them, and a conditional_denoiser is told which they are.
 // Everything is sized in the constructor; nothing here allocates afterwards.
 #include <algorithm>
 #include <cstddef>
@@ -26,8 +28,8 @@ class context {
   context(const M& model, const discrete::process& p, const categorical_options& c, std::uint64_t seed,
           std::uint64_t first_row, std::size_t rows, std::size_t length)
       : model_(&model), process_(p), categorical_(c), seed_(seed), first_row_(first_row), rows_(rows), length_(length),
-        vocab_(p.kernel.vocab), probs_(rows * length * vocab_), fresh_(rows, 0), nfe_(rows, 0), order_(vocab_),
-        scratch_(vocab_), gumbel_(vocab_) {}
+        vocab_(p.kernel.vocab), probs_(rows * length * vocab_), given_(rows * length, 0), fresh_(rows, 0), nfe_(rows, 0),
+        order_(vocab_), scratch_(vocab_), gumbel_(vocab_) {}
 
   const discrete::process& process() const { return process_; }
   const discrete::kernel& kernel() const { return process_.kernel; }
@@ -44,12 +46,17 @@ class context {
       if (reuse && fresh_[i]) { ++i; continue; }
       std::size_t j = i + 1;
       while (j < rows_ && !(reuse && fresh_[j])) ++j;
-      evaluate(x, i, j - i, lv);  // one model call per run of rows that need it
+      evaluate(x, i, j - i, lv, probs_.data());  // one model call per run of rows that need it
       i = j;
     }
   }
   /// π for row i alone (samplers whose rows sit at different times).
-  void posterior_row(const_token_view x, std::size_t i, const noise_level& lv) { evaluate(x, i, 1, lv); }
+  void posterior_row(const_token_view x, std::size_t i, const noise_level& lv) { evaluate(x, i, 1, lv, probs_.data()); }
+  /// π of other tokens y (rows()×L, e.g. an unconditional input) into out (rows()×L×V), as
+  /// posterior() would compute it; counts one evaluation per row and leaves pi() as it was.
+  void posterior_into(const_token_view y, const noise_level& lv, std::span<double> out) {
+    evaluate(y, 0, rows_, lv, out.data());
+  }
 
   /// π at (row i, position ℓ): V probabilities, shaped.
   std::span<const double> pi(std::size_t i, std::size_t l) const { return {probs_.data() + (i * length_ + l) * vocab_, vocab_}; }
@@ -57,6 +64,15 @@ class context {
   std::span<double> scratch() { return scratch_; }
   /// Marks row i as changed: its next posterior(…, reuse = true) calls the model.
   void changed(std::size_t i) { fresh_[i] = 0; }
+
+  /// Flags x(i, ℓ) as given: samplers never move it.
+  void give(std::size_t i, std::size_t l) {
+    given_[i * length_ + l] = 1;
+    any_given_ = true;
+  }
+  bool given(std::size_t i, std::size_t l) const { return given_[i * length_ + l] != 0; }
+  /// Whether any position of the chunk is given.
+  bool any_given() const { return any_given_; }
 
   /// The keyed uniform of (row i, step, stream offset, index).
   double uniform(std::size_t i, std::uint32_t step, std::uint32_t stream, std::uint64_t index) const {
@@ -85,15 +101,21 @@ class context {
  private:
   std::uint32_t global_row(std::size_t i) const { return std::uint32_t(first_row_ + i); }
 
-  void evaluate(const_token_view x, std::size_t first, std::size_t count, const noise_level& lv) {
+  void evaluate(const_token_view x, std::size_t first, std::size_t count, const noise_level& lv, double* base) {
     const std::size_t per_row = length_ * vocab_;
-    (*model_)(x.rows_slice(first, count), lv, std::span<double>(probs_.data() + first * per_row, count * per_row));
+    const std::span<double> out(base + first * per_row, count * per_row);
+    if constexpr (conditional_denoiser<M>) {
+      if (any_given_) (*model_)(x.rows_slice(first, count), given_view(given_.data(), rows_, length_).rows_slice(first, count), lv, out);
+      else (*model_)(x.rows_slice(first, count), lv, out);
+    } else {
+      (*model_)(x.rows_slice(first, count), lv, out);
+    }
     const discrete::kernel& k = process_.kernel;
     for (std::size_t i = first; i < first + count; ++i) {
       ++nfe_[i];
-      fresh_[i] = 1;
+      if (base == probs_.data()) fresh_[i] = 1;
       for (std::size_t l = 0; l < length_; ++l) {
-        const std::span<double> p(probs_.data() + (i * length_ + l) * vocab_, vocab_);
+        const std::span<double> p(base + (i * length_ + l) * vocab_, vocab_);
         const int xl = x(i, l);
         if (k.masked() && xl != k.mask()) {  // carry-over: an unmasked token is its own x0
           std::fill(p.begin(), p.end(), 0.0);
@@ -134,6 +156,8 @@ class context {
   std::uint64_t seed_, first_row_;
   std::size_t rows_, length_, vocab_;
   std::vector<double> probs_;
+  std::vector<std::uint8_t> given_;
+  bool any_given_ = false;
   std::vector<unsigned char> fresh_;
   std::vector<std::size_t> nfe_;
   std::vector<std::size_t> order_;

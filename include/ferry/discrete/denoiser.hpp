@@ -9,6 +9,12 @@
 //
 // Samplers turn all three into p(x0^ℓ | x_t) (discrete/context.hpp); ratios invert through the
 // kernel: masked s_v = α/(1−α)·p(v), uniform s_v = Σ_u p(u)·q_t(v|u)/q_t(x^ℓ|u).
+//
+// Given tokens (a prompt, infill): under the masked kernel a given token is an unmasked one, which
+// p(x0 | x_t) already pins. Under the uniform kernel a token does not say whether it is given or
+// noised, so a model that conditions on given tokens exactly takes their flags as well,
+// m(x, given, lv, out) (conditional_denoiser); a plain one sees them as noised tokens (SEDD's
+// prompt clamping).
 #include <concepts>
 #include <cstdint>
 #include <span>
@@ -20,6 +26,8 @@ namespace ferry::discrete {
 /// N×L tokens (mutable / read-only).
 using token_view = batch_view<std::int32_t>;
 using const_token_view = batch_view<const std::int32_t>;
+/// N×L flags: 1 where the token is given (never changes), 0 where it is generated.
+using given_view = batch_view<const std::uint8_t>;
 
 /// The noise level a model is evaluated at: time, α(t) and α'(t).
 struct noise_level {
@@ -37,5 +45,12 @@ concept denoiser = requires(const M& m, const_token_view x, const noise_level& l
   { m.vocab() } -> std::convertible_to<std::size_t>;
   m(x, lv, out);
 };
+
+/// A denoiser that also conditions on which tokens are given: m(x, given, lv, out).
+template <class M>
+concept conditional_denoiser =
+    denoiser<M> && requires(const M& m, const_token_view x, given_view g, const noise_level& lv, std::span<double> out) {
+      m(x, g, lv, out);
+    };
 
 }  // namespace ferry::discrete

@@ -1,11 +1,10 @@
 #pragma once
-// Euler and τ-leaping on the reverse CTMC (Campbell et al. 2022, "A Continuous Time Framework for
-// Discrete Denoising Models", §4.1; SEDD's Euler sampler, Lou et al. 2024, Alg. 2), either kernel.
-// Every position of x_t leaps from t to s = t − τ independently with its rates frozen at t:
+// Euler on the reverse CTMC (Campbell et al. 2022, "A Continuous Time Framework for Discrete
+// Denoising Models", §4.1; SEDD's Euler sampler, Lou et al. 2024, Alg. 2), either kernel. Every
+// position of x_t leaps from t to s = t − τ independently with its rates frozen at t:
 //
 //   total rate Λ = Σ_{j ≠ x} R̂_t(x → j)        (detail/leap.hpp)
-//   euler        P(move) = min(1, τΛ)          the first-order step, clipped to a probability
-//   tau-leaping  P(move) = τΛ·e^{−τΛ}          Poisson clocks; a position moves when exactly one rings
+//   P(move) = min(1, τΛ)                         the first-order step, clipped to a probability
 //   target j ∝ R̂_t(x → j)
 //
 // The last step (s = 0) is the denoising step: noised positions are drawn from p(x0 | x_t).
@@ -14,9 +13,8 @@
 
 namespace ferry::discrete {
 
-template <jump_rule Rule>
-struct ctmc_leap {
-  static constexpr const char* name = Rule == jump_rule::euler ? "euler" : "tau-leaping";
+struct euler {
+  static constexpr const char* name = "euler";
   static constexpr bool masked_only = false;
   void validate() const {}
   template <class Ctx>
@@ -27,11 +25,8 @@ struct ctmc_leap {
     const noise_level lv = ctx.level(st.t);
     ctx.posterior(x, lv);
     if (st.last) return detail::denoise(ctx, x, st);
-    detail::leap(ctx, x, st, lv, st.t - st.s, Rule, false, draw_stream::coin, draw_stream::token);
+    detail::leap(ctx, x, st, lv, st.t - st.s, jump_rule::euler, false, draw_stream::coin, draw_stream::token);
   }
 };
-
-using euler = ctmc_leap<jump_rule::euler>;
-using tau_leaping = ctmc_leap<jump_rule::tau_leaping>;
 
 }  // namespace ferry::discrete

@@ -8,14 +8,16 @@
 //
 // at a masked position chosen uniformly, with its token drawn from p(x0^ℓ | x_t). One event per
 // token: exactly n steps and n model calls, no time discretisation — with an exact model the
-// output follows the data law exactly. Event e of a row (its e-th unmasking overall) keys its
-// draws with step = e: coin stream → u, position stream → which mask, token stream → the token.
+// output follows the data law exactly. Event e of a block starting at lo keys its draws with
+// step = lo + e: coin stream → u, position stream → which mask, token stream → the token.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
 
-#include "ferry/discrete/sample.hpp"
+#include "ferry/discrete/categorical.hpp"
+#include "ferry/discrete/denoiser.hpp"
+#include "ferry/discrete/schedule.hpp"
 
 namespace ferry::discrete {
 
@@ -25,17 +27,26 @@ struct first_hitting {
   static constexpr bool event_driven = true;
   void validate() const {}
   template <class Ctx>
-  void reset(Ctx& ctx) { t_.assign(ctx.rows(), 1.0); }
+  void reset(Ctx& ctx) {
+    t_.assign(ctx.rows(), 1.0);
+    masks_.assign(ctx.rows(), 0);
+  }
 
   template <class Ctx>
   void run_block(Ctx& ctx, token_view x, std::size_t lo, std::size_t hi) {
     const int mask = ctx.kernel().mask();
     const alpha_schedule& sched = ctx.process().schedule;
     std::fill(t_.begin(), t_.end(), 1.0);  // every block starts from pure noise
-    for (std::size_t e = 0; e < hi - lo; ++e) {
+    std::size_t most = 0;
+    for (std::size_t i = 0; i < x.rows; ++i) {
+      masks_[i] = std::size_t(std::count(x.row(i).begin() + std::ptrdiff_t(lo), x.row(i).begin() + std::ptrdiff_t(hi), mask));
+      most = std::max(most, masks_[i]);
+    }
+    for (std::size_t e = 0; e < most; ++e) {
       const auto event = std::uint32_t(lo + e);
-      const std::size_t remaining = hi - lo - e;
       for (std::size_t i = 0; i < x.rows; ++i) {
+        if (e >= masks_[i]) continue;
+        const std::size_t remaining = masks_[i] - e;
         const double alpha_t = ctx.level(t_[i]).alpha;
         const double u = ctx.uniform(i, event, draw_stream::coin, 0);
         const double alpha_s = 1 - (1 - alpha_t) * std::pow(u, 1 / double(remaining));
@@ -53,6 +64,7 @@ struct first_hitting {
 
  private:
   std::vector<double> t_;
+  std::vector<std::size_t> masks_;  // masks of each row's block when it starts
 };
 
 }  // namespace ferry::discrete

@@ -24,7 +24,7 @@ enum class kernel_kind { masked, uniform };
 inline kernel_kind parse_kernel_kind(std::string_view name) {
   if (name == "masked") return kernel_kind::masked;
   if (name == "uniform") return kernel_kind::uniform;
-  throw config_error(detail::cat("--kernel \"", ferry::detail::escape(name), "\" is unknown",
+  throw config_error(detail::cat("kernel \"", ferry::detail::escape(name), "\" is unknown",
                                  ferry::detail::did_you_mean(name, {"masked", "uniform"}), "; expected masked or uniform"));
 }
 

@@ -27,7 +27,7 @@ inline schedule_kind parse_schedule_kind(std::string_view name) {
   if (name == "cosine") return schedule_kind::cosine;
   if (name == "loglinear") return schedule_kind::loglinear;
   if (name == "geometric") return schedule_kind::geometric;
-  throw config_error(detail::cat("--schedule \"", ferry::detail::escape(name), "\" is unknown",
+  throw config_error(detail::cat("schedule \"", ferry::detail::escape(name), "\" is unknown",
                                  ferry::detail::did_you_mean(name, {"linear", "cosine", "loglinear", "geometric"}),
                                  "; expected linear, cosine, loglinear or geometric"));
 }

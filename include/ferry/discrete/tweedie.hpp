@@ -29,6 +29,7 @@ struct tweedie {
     for (std::size_t i = 0; i < x.rows; ++i)
       for (std::size_t l = st.lo; l < st.hi; ++l) {
         const int xl = x(i, l);
+        if (ctx.given(i, l)) continue;
         if (k.masked()) {
           if (xl == k.mask()) ctx.jump(x, i, l, unmask, ctx.pi(i, l), st.index);
           continue;

@@ -12,7 +12,9 @@
 //   p(x0^ℓ = v | x_t) = Σ_m r_m·P_m[ℓ][v]·q_t(x_t^ℓ | v) / Σ_u P_m[ℓ][u]·q_t(x_t^ℓ | u)
 //
 // (masked: a masked position's factor is the constant 1 − α_t and drops out, an unmasked one
-// pins x0^ℓ = x_t^ℓ). It is the reference "network" of the discrete tests: every sampler's error
+// pins x0^ℓ = x_t^ℓ). Given tokens (a prompt, infill; flagged per position) are known exactly under
+// either kernel: their factor is [x^ℓ = v], so they pin x0^ℓ and weigh the components by
+// P_m[ℓ][x^ℓ] — p(x0 | x_t, the given tokens), exactly. It is the reference "network" of the discrete tests: every sampler's error
 // against it is measurable. Zero probabilities are floored at the smallest normal double so that
 // sequences outside the support (which approximate samplers may produce) still get a posterior.
 #include <algorithm>
@@ -101,23 +103,33 @@ class discrete_mixture {
                                     " outputs; expected L = ", l_, " and rows·L·V outputs"));
     for (std::size_t i = 0; i < x.rows; ++i) posterior(x.row(i).data(), lv.alpha, out.data() + i * l_ * v_);
   }
+  /// The same with the given tokens flagged (given(i, ℓ) = 1): p(x0 | x_t, the given tokens).
+  void operator()(discrete::const_token_view x, discrete::given_view given, const discrete::noise_level& lv,
+                  std::span<double> out) const {
+    if (x.cols != l_ || given.rows != x.rows || given.cols != l_ || out.size() != x.rows * l_ * v_)
+      throw shape_error(detail::cat("discrete_mixture: tokens ", x.rows, "x", x.cols, ", flags ", given.rows, "x", given.cols, " and ",
+                                    out.size(), " outputs; expected L = ", l_, ", flags like the tokens and rows·L·V outputs"));
+    for (std::size_t i = 0; i < x.rows; ++i) posterior(x.row(i).data(), lv.alpha, out.data() + i * l_ * v_, given.row(i).data());
+  }
 
-  /// p(x0 | x_t) of one sequence (L tokens) at α_t, into out (L × V). Two passes over the
-  /// components (max, then sum) so that nothing is allocated.
-  void posterior(const std::int32_t* x, double alpha, double* out) const {
+  /// p(x0 | x_t) of one sequence (L tokens) at α_t, into out (L × V); `given` (L flags, optional)
+  /// marks tokens known exactly. Two passes over the components (max, then sum) so that nothing is
+  /// allocated.
+  void posterior(const std::int32_t* x, double alpha, double* out, const std::uint8_t* given = nullptr) const {
     double top = -std::numeric_limits<double>::infinity();
-    for (std::size_t m = 0; m < m_; ++m) top = std::max(top, log_likelihood(m, x, alpha));
+    for (std::size_t m = 0; m < m_; ++m) top = std::max(top, log_likelihood(m, x, alpha, given));
     std::fill(out, out + l_ * v_, 0.0);
     double z = 0;
     for (std::size_t m = 0; m < m_; ++m) {
-      const double r = std::exp(log_likelihood(m, x, alpha) - top);
+      const double r = std::exp(log_likelihood(m, x, alpha, given) - top);
       z += r;
       for (std::size_t l = 0; l < l_; ++l) {
         const double* p = probs_.data() + (m * l_ + l) * v_;
+        const bool known = given && given[l];
         double* o = out + l * v_;
         double norm = 0;
-        for (std::size_t v = 0; v < v_; ++v) norm += floor(p[v]) * likelihood(x[l], v, alpha);
-        for (std::size_t v = 0; v < v_; ++v) o[v] += r * floor(p[v]) * likelihood(x[l], v, alpha) / norm;
+        for (std::size_t v = 0; v < v_; ++v) norm += floor(p[v]) * likelihood(x[l], v, alpha, known);
+        for (std::size_t v = 0; v < v_; ++v) o[v] += r * floor(p[v]) * likelihood(x[l], v, alpha, known) / norm;
       }
     }
     for (std::size_t k = 0; k < l_ * v_; ++k) out[k] /= z;
@@ -151,22 +163,24 @@ class discrete_mixture {
  private:
   static double floor(double p) { return std::max(p, std::numeric_limits<double>::min()); }
 
-  // q_t(x | v) of the kernel at α (the masked kernel's 1 − α at a mask is dropped: the same for every v and m).
-  double likelihood(std::int32_t x, std::size_t v, double alpha) const {
+  // q_t(x | v) of the kernel at α (the masked kernel's 1 − α at a mask is dropped: the same for every
+  // v and m); [x = v] for a given token.
+  double likelihood(std::int32_t x, std::size_t v, double alpha, bool known) const {
+    if (known) return double(x == std::int32_t(v));
     if (kernel == discrete::kernel_kind::masked) return x == std::int32_t(v_) ? 1.0 : double(x == std::int32_t(v));
     return alpha * (x == std::int32_t(v)) + (1 - alpha) / double(v_);
   }
   // log w_m + Σ_ℓ log Σ_v P_m[ℓ][v] q_t(x^ℓ | v)
-  double log_likelihood(std::size_t m, const std::int32_t* x, double alpha) const {
+  double log_likelihood(std::size_t m, const std::int32_t* x, double alpha, const std::uint8_t* given) const {
     double s = std::log(floor(weights_[m]));
     for (std::size_t l = 0; l < l_; ++l) {
       const double* p = probs_.data() + (m * l_ + l) * v_;
-      if (kernel == discrete::kernel_kind::masked) {
+      if (kernel == discrete::kernel_kind::masked || (given && given[l])) {
         if (x[l] != std::int32_t(v_)) s += std::log(floor(p[x[l]]));
         continue;
       }
       double q = 0;
-      for (std::size_t v = 0; v < v_; ++v) q += p[v] * likelihood(x[l], v, alpha);
+      for (std::size_t v = 0; v < v_; ++v) q += p[v] * likelihood(x[l], v, alpha, false);
       s += std::log(floor(q));
     }
     return s;

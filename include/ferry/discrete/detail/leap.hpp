@@ -6,15 +6,18 @@
 //   masked, from m:  R̂(m → j) = −α'_t/(1 − α_t)·π_j
 //   uniform:         R̂(x → j) = σ̄'_t/V·s_j,      σ̄' = −α'_t/α_t, s the concrete score (reverse.hpp)
 // A corrector leap (Campbell et al. §4.2) adds the forward rates, R̂ + R, whose chain leaves p_t
-// invariant: masked v → m at σ̄'_t, uniform x → j at σ̄'_t/V.
+// invariant: masked v → m at σ̄'_t, uniform x → j at σ̄'_t/V. Given tokens never move.
 #include <cstddef>
 #include <cstdint>
 
+#include "ferry/discrete/categorical.hpp"
 #include "ferry/discrete/denoiser.hpp"
+#include "ferry/discrete/kernel.hpp"
 #include "ferry/discrete/reverse.hpp"
-#include "ferry/discrete/sample.hpp"
+#include "ferry/discrete/step_info.hpp"
 
 namespace ferry::discrete::detail {
+using ferry::detail::cat;  // discrete headers write detail::cat from namespace ferry::discrete
 
 /// One leap of length τ at level lv over positions [st.lo, st.hi); π must be current.
 template <class Ctx>
@@ -26,6 +29,7 @@ void leap(Ctx& ctx, token_view x, const step_info& st, const noise_level& lv, do
   for (std::size_t i = 0; i < x.rows; ++i)
     for (std::size_t l = st.lo; l < st.hi; ++l) {
       const int xl = x(i, l);
+      if (ctx.given(i, l)) continue;
       if (k.masked()) {
         if (xl == k.mask()) {
           ctx.jump(x, i, l, move_probability(rule, tau * unmask_rate), ctx.pi(i, l), st.index, coin, token);
@@ -46,14 +50,14 @@ void leap(Ctx& ctx, token_view x, const step_info& st, const noise_level& lv, do
     }
 }
 
-/// The last step onto t = 0: every noised position (masked: every mask; uniform: every position)
-/// is drawn from π = p(x0 | x_t) (SEDD's final denoising step; MDLM's last ancestral step).
+/// The last step onto t = 0: every noised position (masked: every mask; uniform: every position
+/// not given) is drawn from π = p(x0 | x_t) (SEDD's final denoising step; MDLM's last ancestral step).
 template <class Ctx>
 void denoise(Ctx& ctx, token_view x, const step_info& st) {
   const kernel& k = ctx.kernel();
   for (std::size_t i = 0; i < x.rows; ++i)
     for (std::size_t l = st.lo; l < st.hi; ++l) {
-      if (k.masked() && x(i, l) != k.mask()) continue;
+      if ((k.masked() && x(i, l) != k.mask()) || ctx.given(i, l)) continue;
       x(i, l) = std::int32_t(ctx.draw(ctx.pi(i, l), i, st.index, draw_stream::token, l));
       ctx.changed(i);
     }
