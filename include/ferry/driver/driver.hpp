@@ -11,13 +11,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <exception>
 #include <type_traits>
 #include <vector>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/core/row_chunks.hpp"
 #include "ferry/driver/pf_ode.hpp"
 #include "ferry/driver/schedule.hpp"
 
@@ -134,28 +134,13 @@ sample_stats sample_chunks(Problem& problem, const schedule<T>& sched, Solver& s
   if constexpr (!requires { problem.for_rows(std::size_t(0)); }) {
     throw config_error("sample: this problem cannot be split into row chunks (it has no for_rows); use threads = 1");
   } else {
-    const std::size_t chunks = (rows + chunk - 1) / chunk;
-    std::vector<sample_stats> stats(chunks);
-    std::vector<std::exception_ptr> errors(chunks);
-    auto run_chunk = [&](std::size_t c) {
-      try {
-        const std::size_t first = c * chunk, count = std::min(chunk, rows - first);
-        auto p = problem.for_rows(first);
-        Solver s = solver;
-        no_observer none;
-        stats[c] = detail::sample_serial(p, sched, s, x.rows_slice(first, count), none, opt, first);
-      } catch (...) {
-        errors[c] = std::current_exception();
-      }
-    };
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(opt.threads)
-    for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(chunks); ++c) run_chunk(std::size_t(c));
-#else
-    for (std::size_t c = 0; c < chunks; ++c) run_chunk(c);
-#endif
-    for (const auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    std::vector<sample_stats> stats(row_chunk_count(rows, chunk));
+    for_row_chunks(rows, chunk, opt.threads, [&](std::size_t first, std::size_t count) {
+      auto p = problem.for_rows(first);
+      Solver s = solver;
+      no_observer none;
+      stats[first / chunk] = detail::sample_serial(p, sched, s, x.rows_slice(first, count), none, opt, first);
+    });
     return stats.front();
   }
 }
