@@ -9,6 +9,7 @@
 
 #include "catch.hpp"
 #include "ferry/core/batch.hpp"
+#include "ferry/core/eigen.hpp"
 #include "ferry/core/concepts.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/prediction.hpp"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "ferry/core/eigen.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 
 using namespace ferry;

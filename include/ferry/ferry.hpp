@@ -14,6 +14,7 @@
 #include "ferry/compat/float32.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/core/concepts.hpp"
+#include "ferry/core/eigen.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/core/linspace.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ferry/core/batch.hpp"
+#include "ferry/core/eigen.hpp"
 #include "ferry/core/error.hpp"
 
 namespace ferry {

@@ -1,7 +1,9 @@
 #pragma once
 // Batch state: N samples of dimension D, row-major and contiguous. batch_view is a non-owning view
-// (pointer, rows, cols) that maps onto Eigen without copies; batch<T> owns aligned storage.
-#include <Eigen/Core>
+// (pointer, rows, cols) that maps onto Eigen without copies; batch<T> owns aligned storage. Eigen is
+// not included here (most of ferry does not need it): a view is made from any plain row-major Eigen
+// matrix, and view.eigen() needs ferry/core/eigen.hpp.
+#include <concepts>
 #include <cstddef>
 #include <new>
 #include <span>
@@ -11,6 +13,12 @@
 #include "ferry/core/error.hpp"
 
 namespace ferry {
+
+namespace detail {
+/// The Eigen::Map of a view of T (core/eigen.hpp defines it; E only defers the lookup).
+template <class T, class E>
+struct eigen_map_of;
+}  // namespace detail
 
 /// Rows (samples) × cols (dimensions).
 struct extent {
@@ -23,8 +31,6 @@ struct extent {
 template <class T>
 struct batch_view {
   using value_type = std::remove_const_t<T>;
-  using eigen_matrix = Eigen::Matrix<value_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using eigen_map = Eigen::Map<std::conditional_t<std::is_const_v<T>, const eigen_matrix, eigen_matrix>>;
 
   T* data = nullptr;
   std::size_t rows = 0, cols = 0;
@@ -36,11 +42,13 @@ struct batch_view {
   template <class U>
     requires(std::is_const_v<T> && std::is_same_v<const U, T>)
   constexpr batch_view(batch_view<U> v) : data(v.data), rows(v.rows), cols(v.cols) {}
-  /// Zero-copy view of a row-major Eigen matrix or map.
-  template <class Derived>
-    requires(bool(Derived::IsRowMajor) || Derived::ColsAtCompileTime == 1)
-  batch_view(Eigen::PlainObjectBase<Derived>& m)
-      : data(m.data()), rows(std::size_t(m.rows())), cols(std::size_t(m.cols())) {}
+  /// Zero-copy view of a plain (contiguous) row-major Eigen matrix or array, or a column vector.
+  template <class M>
+    requires(std::is_same_v<std::remove_const_t<M>, typename M::PlainObject> &&
+             (bool(M::IsRowMajor) || M::ColsAtCompileTime == 1) && requires(M& m) {
+               { m.data() } -> std::convertible_to<T*>;
+             })
+  batch_view(M& m) : data(m.data()), rows(std::size_t(m.rows())), cols(std::size_t(m.cols())) {}
 
   constexpr std::size_t size() const { return rows * cols; }
   constexpr extent shape() const { return {rows, cols}; }
@@ -51,7 +59,11 @@ struct batch_view {
   constexpr batch_view rows_slice(std::size_t first, std::size_t count) const {
     return {data + first * cols, count, cols};
   }
-  eigen_map eigen() const { return eigen_map(data, Eigen::Index(rows), Eigen::Index(cols)); }
+  /// The view as a row-major Eigen::Map, no copy (include ferry/core/eigen.hpp).
+  template <class E = void>
+  auto eigen() const {
+    return detail::eigen_map_of<T, E>::make(data, rows, cols);
+  }
 };
 
 template <class T>
