@@ -17,6 +17,7 @@
 #include "ferry/compat/float32.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
+#include "ferry/core/prediction.hpp"
 #include "ferry/process/discrete_vp.hpp"
 
 namespace ferry::compat {
@@ -82,6 +83,26 @@ struct diffusers_grid {
 
   std::size_t steps() const { return model_timesteps.size(); }
 };
+
+/// What ferry's model must answer so that a class's step() gets the output diffusers' model gives:
+/// the configured prediction_type (flow_prediction: the flow velocity ε − x0), the velocity for flow
+/// matching (with invert_sigmas too: ferry's flow time is 1 − sigmas[i], so the model answers the negated
+/// diffusers output x0 − ε), the data for the EDM classes (the preconditioned output
+/// x̂0 = c_skip·x + c_out·F, c_out negated for v_prediction: a raw network F is wrapped that way), v for
+/// IPNDM (v = α·ε − σ·x0) and ε for DDPMWuerstchen.
+inline prediction model_prediction(const diffusers_config& c) {
+  using sc = scheduler_class;
+  switch (c.kind) {
+    case sc::flow_euler:
+    case sc::flow_heun: return prediction::velocity;
+    case sc::edm_euler:
+    case sc::edm_dpm_multistep:
+    case sc::cosine_dpm_multistep: return prediction::data;
+    case sc::ipndm: return prediction::v;
+    case sc::ddpm_wuerstchen: return prediction::epsilon;
+    default: return c.prediction_type;
+  }
+}
 
 namespace detail {
 

@@ -17,6 +17,10 @@
 //   EulerAncestralDiscreteScheduler  → euler_ancestral in σ̃ (η = 1)
 //   LCMScheduler                     → lcm (boundary condition c_skip, c_out of timestep·timestep_scaling)
 //   TCDScheduler, step(eta = γ)      → tcd, landing its consistency step on floor((1 − γ)·t_prev)
+//   FlowMatchEuler stochastic_sampling → multistep consistency, x ← (1 − σ_next)·x̂0 + σ_next·z
+//   FlowMatchHeunDiscreteScheduler   → heun in the flow time σ (its last step one Euler step)
+//   EDMEulerScheduler                → euler in the EDM σ (x = x0 + σ·ε), the model answering x̂0
+//   EDMDPMSolverMultistepScheduler   → dpmpp_multistep / dpmpp_multistep_sde in the EDM σ
 //
 // The state is kept in the model's own view x = α·x0 + σ·ε; diffusers' Euler/Heun/LMS keep
 // x̃ = x/α, which only changes the initial scale (initial_scale) — both end at σ = 0 where α = 1.
@@ -33,7 +37,9 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/models/thresholding.hpp"
+#include "ferry/simd/lincomb.hpp"
 #include "ferry/process/discrete_vp.hpp"
+#include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
@@ -65,8 +71,6 @@ inline schedule<double> to_schedule(const diffusers_grid& g, direction dir = dir
       s.landings = g.next;
       break;
     }
-  if (g.kind == scheduler_class::flow_euler)  // flow time t = σ: x = (1 − t)·x0 + t·ε, α' = −1, σ' = 1
-    for (auto& l : s.points) l = level<double>::make(l.alpha, l.sigma, l.sigma, -1.0, 1.0);
   s.validate();
   return s;
 }
@@ -98,7 +102,10 @@ inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) 
     case scheduler_class::euler:
     case scheduler_class::euler_ancestral:
     case scheduler_class::heun:
-    case scheduler_class::lms: return g.init_noise_sigma * g.cur.front().alpha;
+    case scheduler_class::lms:
+    case scheduler_class::kdpm2:
+    case scheduler_class::kdpm2_ancestral:
+    case scheduler_class::dpm_sde: return g.init_noise_sigma * g.cur.front().alpha;
     default: return g.init_noise_sigma;
   }
 }
@@ -111,12 +118,29 @@ template <class Model, class T = double>
 struct exact_level_model {
   Model& inner;
   prediction predicts = inner.predicts;
+  bool vp = true;  ///< false: flow or EDM levels, which diffusers converts exactly (passed through)
   void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) {
+    if (!vp) return inner(x, lv, out);
     // The float32 σ̃ is recovered exactly: σ_f/α_f = σ̃·(1 + δ) with |δ| ≤ 2⁻²⁴ rounds back to σ̃.
     const T sigma_edm = lv.sigma == 0 ? T(0) : T(static_cast<float>(lv.sigma / lv.alpha));
     inner(x, lv.sigma == 0 ? lv : vp_level_from_edm_sigma(sigma_edm, lv.t), out);
   }
 };
+
+/// x_out = final_scale·x after the run: diffusers' Euler-type classes return their own x̃ = x/α, which
+/// differs from the model's view when the grid ends above σ = 0 (final_sigmas_type "sigma_min").
+inline double final_scale(const diffusers_config& c, const diffusers_grid& g) {
+  switch (c.kind) {
+    case scheduler_class::euler:
+    case scheduler_class::euler_ancestral:
+    case scheduler_class::heun:
+    case scheduler_class::lms:
+    case scheduler_class::kdpm2:
+    case scheduler_class::kdpm2_ancestral:
+    case scheduler_class::dpm_sde: return g.next.empty() ? 1.0 : 1 / g.next.back().alpha;
+    default: return 1;
+  }
+}
 
 /// Keyword arguments of a diffusers scheduler's step(): DDIM's eta (0 unless given) and TCD's eta
 /// (the paper's γ).
@@ -159,10 +183,19 @@ sample_stats run_order(int order, const Options& opt, Args&&... args) {  // args
   return with_order<Solver, T>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
 }
 
+/// FlowMatchEuler's stochastic_sampling as a consistency map: denoise to x̂0 (c_skip = 0, c_out = 1, the
+/// data level), then the forward process to the next level: x ← (1 − σ_next)·x̂0 + σ_next·z.
+struct flow_renoise {
+  template <class Problem, class T>
+  consistency_map<T> operator()(Problem&, const step_span<T>&) const {
+    return {T(0), T(1), level<T>::make(T(1), T(0), T(0))};
+  }
+};
+
 template <class Process, class Model, class Transform, class T, class Observer, class Noise>
 sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const Process& process, Model& user_model, Transform transform,
                        const schedule<T>& s, batch_view<T> x, Observer& obs, const run_context<Noise>& ctx) {
-  exact_level_model<Model, T> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
+  exact_level_model<Model, T> model{user_model, user_model.predicts, g.space == grid_space::vp};  // DPM and UniPC levels are float32-rounded (see above)
   switch (c.kind) {
     case scheduler_class::ddim:
       if (ctx.kwargs.eta.value_or(0) > 0) return run_stochastic(ddim_eta<T>(T(*ctx.kwargs.eta)), c, process, user_model, std::move(transform), s, x, obs, ctx);
@@ -181,6 +214,7 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
       return run_stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))), c, process, user_model, no_transform{}, s,
                             x, obs, ctx);
     }
+    case scheduler_class::edm_dpm_multistep:
     case scheduler_class::dpm_multistep: {
       if (c.algorithm_type == algorithm::sde_dpmsolver_pp) {  // SDE-DPM-Solver++: η = 1, diffusers' D2 weight
         if constexpr (Noise::active) {
@@ -221,9 +255,28 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
     case scheduler_class::heun:
       return run(heun<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
     case scheduler_class::lms: return run(lms<4, T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::flow_euler: break;
+    case scheduler_class::edm_euler:
+      return run(euler<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::flow_heun:
+      return run(heun<T>({.time = ode_time::native}), process, user_model, std::move(transform), s, x, obs, ctx);
+    case scheduler_class::flow_euler:
+      if (c.stochastic_sampling)  // x ← (1 − σ_next)·x̂0 + σ_next·z: denoise, then the forward process to the next level
+        return run_stochastic(multistep_consistency<flow_renoise, T>(flow_renoise{}), c, process, user_model, std::move(transform), s, x, obs, ctx);
+      return run(euler<T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+    default: break;
   }
   throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
+}
+
+/// The run on the process of the grid's space, with the class's data transform.
+template <class Process, class Model, class T, class Observer, class Noise>
+sample_stats run_space(const diffusers_config& c, const diffusers_grid& g, const Process& process, Model& model, const schedule<T>& s,
+                       batch_view<T> x, Observer& observer, const run_context<Noise>& ctx) {
+  if (c.thresholding)
+    return run_class(c, g, process, model, dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value)), s, x,
+                             observer, ctx);
+  if (c.clip_sample) return run_class(c, g, process, model, clip_sample<T>(T(c.clip_sample_range)), s, x, observer, ctx);
+  return run_class(c, g, process, model, no_transform{}, s, x, observer, ctx);
 }
 
 }  // namespace detail
@@ -238,16 +291,12 @@ sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& m
                     Observer&& observer = {}, Noise noise = {}, sample_options options = {}, step_kwargs kwargs = {}) {
   const schedule<T> s = schedule_as<T>(g);
   const detail::run_context<Noise> ctx{std::move(noise), options, kwargs};
-  if (c.kind == scheduler_class::flow_euler) {
-    const flow<T> process;
-    return detail::run(euler<T>{}, process, model, no_transform{}, s, x, observer, ctx);
-  }
-  const discrete_vp<T> process(diffusers_alphas_cumprod(config_betas(c)));
-  if (c.thresholding)
-    return detail::run_class(c, g, process, model, dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value)), s, x,
-                             observer, ctx);
-  if (c.clip_sample) return detail::run_class(c, g, process, model, clip_sample<T>(T(c.clip_sample_range)), s, x, observer, ctx);
-  return detail::run_class(c, g, process, model, no_transform{}, s, x, observer, ctx);
+  sample_stats st;
+  if (g.space == grid_space::flow) st = detail::run_space(c, g, flow<T>(), model, s, x, observer, ctx);
+  else if (g.space == grid_space::edm) st = detail::run_space(c, g, edm<T>(), model, s, x, observer, ctx);
+  else st = detail::run_space(c, g, discrete_vp<T>(diffusers_alphas_cumprod(config_betas(c))), model, s, x, observer, ctx);
+  if (const double out = final_scale(c, g); out != 1) simd::lincomb<T, 1>(x.span(), {T(out)}, {x.data});
+  return st;
 }
 
 }  // namespace ferry::compat

@@ -739,6 +739,9 @@ inline std::vector<double> class_alphas_cumprod(const diffusers_config& c) {
 /// calculate_shift(seq_len, base_image_seq_len, max_image_seq_len, base_shift, max_shift), the line
 /// through (base_len, base_shift) and (max_len, max_shift) at seq_len.
 inline double calculate_shift(const diffusers_config& c, double seq_len) {
+  if (!detail::find_key(detail::rule_of(c.kind), "base_image_seq_len"))
+    throw config_error(ferry::detail::cat(class_name(c.kind), " has no base_image_seq_len, max_image_seq_len, base_shift, max_shift; ",
+                                          "an image sequence length gives mu only for FlowMatchEulerDiscreteScheduler (give mu itself)"));
   if (!c.base_shift || !c.max_shift)
     throw config_error(ferry::detail::cat(class_name(c.kind), ": base_shift and max_shift are null; an image sequence length needs both"));
   if (c.max_image_seq_len == c.base_image_seq_len)

@@ -39,7 +39,8 @@ struct schedule {
   step_span<T> step(std::size_t i) const {
     return {points[i], landings.empty() ? points[i + 1] : landings[i], i, steps()};
   }
-  /// Throws config_error unless σ decreases strictly (ties allowed only in landings) and all finite;
+  /// Throws config_error unless σ decreases strictly (ties allowed only in landings and at the very
+  /// end, where a last step of length 0 leaves the state as it is) and all finite;
   /// an inversion schedule mirrors it (σ increases strictly).
   void validate() const {
     if (points.size() < 2) throw config_error(detail::cat("schedule: needs at least 2 levels, got ", points.size()));
@@ -51,7 +52,10 @@ struct schedule {
       const bool open_end = inv ? i == 0 : i + 1 == points.size();  // the end that may be σ = 0
       if (!(l.alpha >= 0) || !(l.sigma >= 0) || (!open_end && !std::isfinite(l.sigma)))
         throw config_error(detail::cat("schedule: level ", i, " has alpha=", l.alpha, ", sigma=", l.sigma));
-      if (i > 0 && !(inv ? l.lambda < points[i - 1].lambda : l.lambda > points[i - 1].lambda))
+      // A zero-length last step (diffusers' final_sigmas_type "sigma_min" on a grid that already ends at
+      // σ_min) is taken as diffusers takes it: the solver steps with h = 0.
+      const bool zero_last = !inv && i >= 2 && i + 1 == points.size() && l.lambda == points[i - 1].lambda;
+      if (i > 0 && !zero_last && !(inv ? l.lambda < points[i - 1].lambda : l.lambda > points[i - 1].lambda))
         throw config_error(detail::cat("schedule: noise must ", inv ? "increase" : "decrease", " strictly, but level ", i,
                                        " (sigma=", l.sigma, ", alpha=", l.alpha, ") is not ", inv ? "above" : "below",
                                        " level ", i - 1, " (sigma=", points[i - 1].sigma, ", alpha=", points[i - 1].alpha,

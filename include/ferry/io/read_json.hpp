@@ -25,16 +25,18 @@ namespace ferry::io {
 /// Which non-JSON literals a reader accepts: none (strict JSON), or Python json's NaN, Infinity, -Infinity.
 enum class json_literals { strict, python };
 
-namespace detail {
+}  // namespace ferry::io
+
+namespace ferry::detail {
 
 // Each Python literal in value position becomes a JSON string no file can hold as text (it starts
 // with an escaped NUL), restored to its double after parsing.
-inline constexpr std::string_view python_words[] = {"-Infinity", "Infinity", "NaN"};
-inline std::string sentinel(std::size_t word) { return std::string("\"\\u0000ferry:") + std::string(python_words[word]) + "\""; }
+inline constexpr std::string_view python_json_words[] = {"-Infinity", "Infinity", "NaN"};
+inline std::string python_json_sentinel(std::size_t word) { return std::string("\"\\u0000ferry:") + std::string(python_json_words[word]) + "\""; }
 
 /// The text with every NaN / Infinity / -Infinity outside strings, standing as a whole value, replaced
 /// by its sentinel; `found` tells whether there was any.
-inline std::string mark_python_literals(std::string_view text, bool& found) {
+inline std::string mark_python_json_literals(std::string_view text, bool& found) {
   std::string out;
   out.reserve(text.size());
   found = false;
@@ -56,11 +58,11 @@ inline std::string mark_python_literals(std::string_view text, bool& found) {
     if ((c == '}' || c == ']') && !open.empty()) open.pop_back();
     const bool value_position = last == ':' || last == 0 || (!open.empty() && open.back() == '[' && (last == '[' || last == ','));
     bool replaced = false;
-    for (std::size_t w = 0; w < std::size(python_words) && value_position && !replaced; ++w) {
-      const std::string_view word = python_words[w];
+    for (std::size_t w = 0; w < std::size(python_json_words) && value_position && !replaced; ++w) {
+      const std::string_view word = python_json_words[w];
       const std::size_t end = i + word.size();
       if (text.substr(i, word.size()) == word && (end == text.size() || delimiter(text[end]))) {
-        out += sentinel(w);
+        out += python_json_sentinel(w);
         i = end;
         replaced = found = true;
         last = 'v';
@@ -73,7 +75,7 @@ inline std::string mark_python_literals(std::string_view text, bool& found) {
   return out;
 }
 
-inline void restore_python_literals(nlohmann::json& j) {
+inline void restore_python_json_literals(nlohmann::json& j) {
   if (j.is_string()) {
     const auto& s = j.get_ref<const std::string&>();
     if (s.size() > 6 && s[0] == '\0' && s.compare(1, 6, "ferry:") == 0) {
@@ -83,21 +85,23 @@ inline void restore_python_literals(nlohmann::json& j) {
       else if (word == "-Infinity") j = -std::numeric_limits<double>::infinity();
     }
   } else if (j.is_structured()) {
-    for (auto& v : j) restore_python_literals(v);
+    for (auto& v : j) restore_python_json_literals(v);
   }
 }
 
-}  // namespace detail
+}  // namespace ferry::detail
+
+namespace ferry::io {
 
 /// The JSON value of `text`; with json_literals::python also Python's NaN, Infinity and -Infinity.
 /// Throws nlohmann's parse_error as nlohmann::json::parse does.
 inline nlohmann::json parse_json_text(std::string_view text, json_literals literals = json_literals::strict) {
   if (literals == json_literals::strict) return nlohmann::json::parse(text);
   bool found = false;
-  const std::string marked = detail::mark_python_literals(text, found);
+  const std::string marked = ferry::detail::mark_python_json_literals(text, found);
   if (!found) return nlohmann::json::parse(text);
   nlohmann::json j = nlohmann::json::parse(marked);
-  detail::restore_python_literals(j);
+  ferry::detail::restore_python_json_literals(j);
   return j;
 }
 
