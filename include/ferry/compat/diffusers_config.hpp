@@ -485,7 +485,9 @@ inline const std::vector<class_rule>& class_table() {
                  betas(0.0001, 0.02, "linear") + spacing("leading") +
                      rules{key_read("prediction_type", "epsilon", set_prediction_eps_v), key_read("skip_prk_steps", false, set_skip_prk),
                            key_read("set_alpha_to_one", false, set_alpha_to_one)}});
-    const rules k_keys = betas(0.00085, 0.012, "linear") + eps_sample_v + sigma_grids() + spacing("linspace");
+    // KDPM2, KDPM2Ancestral and DPMSolverSDE raise NotImplementedError for "sample" at step().
+    const rules k_keys = betas(0.00085, 0.012, "linear") + rules{key_read("prediction_type", "epsilon", set_prediction_eps_v)} + sigma_grids() +
+                         spacing("linspace");
     t.push_back({sc::kdpm2, "KDPM2DiscreteScheduler", no_init, k_keys});
     t.push_back({sc::kdpm2_ancestral, "KDPM2AncestralDiscreteScheduler", no_init, k_keys});
     t.push_back({sc::dpm_sde, "DPMSolverSDEScheduler", no_init, k_keys + rules{key_inert("noise_sampler_seed", nullptr)}});
