@@ -1,9 +1,7 @@
 // compat::set_timesteps against every grid of the diffusers2 reference set (tests/data/diffusers2):
 // the thirteen classes beyond the first twelve and the options of the classes already covered, with
-// set_timesteps' mu and sigmas as the FLUX and LTX pipelines pass them. Every float32 entry equal,
-// except where torch evaluates a float32 transcendental function with SLEEF (EDM's and cosine DPM's
-// exponential schedules and c_noise, IPNDM's sin and atan2), which ferry takes from the C library:
-// there a few float32 ulp (REFERENCE.md's 1e-6 relative).
+// set_timesteps' mu and sigmas as the FLUX and LTX pipelines pass them. Every float32 entry equal
+// (REFERENCE.md asks 1e-6 relative), torch's SLEEF exp/log/sin/atan/atan2 included.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include "catch.hpp"
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
+#include "ferry/compat/sleef_f32.hpp"
 
 using namespace ferry;
 using nlohmann::json;
@@ -60,18 +59,10 @@ compat::diffusers_grid grid_of(const std::string& name, const json& c) {
   return compat::set_timesteps(cfg, steps, a);
 }
 
-// torch computes these grids with SLEEF's float32 exp / atan / sin / atan2.
-bool uses_sleef(const json& c) {
-  const std::string cls = c.at("scheduler_config").at("_class_name").get<std::string>();
-  const json& cfg = c.at("scheduler_config");
-  if (cls == "IPNDMScheduler" || cls == "CosineDPMSolverMultistepScheduler") return true;
-  return (cls == "EDMEulerScheduler" || cls == "EDMDPMSolverMultistepScheduler") && cfg.value("sigma_schedule", "karras") == "exponential";
-}
-
 }  // namespace
 
 TEST_CASE("set_timesteps reproduces every diffusers2 grid", "[compat][grid]") {
-  std::size_t n = 0, sleef_entries_off = 0;
+  std::size_t n = 0;
   for (const auto& [name, c] : cases().items()) {
     ++n;
     const compat::diffusers_grid g = grid_of(name, c);
@@ -82,15 +73,10 @@ TEST_CASE("set_timesteps reproduces every diffusers2 grid", "[compat][grid]") {
     std::printf("[compat grid] %-30s %3zu timesteps, %3zu sigmas: %zu entries differ (worst rel. %.2g)\n", name.c_str(), t.entries, s.entries,
                 t.differing + s.differing, std::max(t.worst_rel, s.worst_rel));
     INFO(name << ": " << t.differing << " timesteps and " << s.differing << " sigmas differ, worst relative " << std::max(t.worst_rel, s.worst_rel));
-    if (uses_sleef(c)) {
-      sleef_entries_off += t.differing + s.differing;
-    } else {
-      CHECK(t.differing + s.differing == 0);
-    }
+    CHECK(t.differing + s.differing == 0);
     CHECK(std::max(t.worst_rel, s.worst_rel) <= 1e-6);  // REFERENCE.md's tolerance
   }
   CHECK(n == 71);
-  std::printf("[compat grid] entries off by float32 ulps where torch uses SLEEF: %zu\n", sleef_entries_off);
 }
 
 TEST_CASE("grid structure: calls, second-call levels, orders, τ", "[compat][grid]") {
@@ -157,4 +143,25 @@ TEST_CASE("FLUX's calculate_shift gives the cases' mu", "[compat][grid]") {
   CHECK(compat::calculate_shift(ltx_cfg, 21 * 15 * 22) == Approx(ltx.at("set_timesteps_kwargs").at("mu").get<double>()).epsilon(1e-14));
   // Only the class whose config has base/max_image_seq_len and base/max_shift computes it.
   CHECK_THROWS_AS(compat::calculate_shift(compat::default_config(compat::scheduler_class::unipc), 1024), config_error);
+}
+
+TEST_CASE("SLEEF's float32 kernels stay within one ulp of the correctly rounded functions", "[compat][grid]") {
+  // A sanity sweep of compat/sleef_f32.hpp (bit-equality with torch is what the grids above check):
+  // SLEEF's u10 kernels are faithful, so each result is one of the two floats around the exact value.
+  namespace sl = ferry::detail::sleef;
+  auto faithful = [](float got, double exact) {
+    const auto lo = static_cast<float>(exact);
+    return got == lo || got == std::nextafter(lo, exact > double(lo) ? INFINITY : -INFINITY);
+  };
+  std::size_t n = 0;
+  for (float x = -20.0f; x < 20.0f; x += 0.0137f, ++n) {
+    CHECK(faithful(sl::expf(x), std::exp(double(x))));
+    CHECK(faithful(sl::atanf(x), std::atan(double(x))));
+    CHECK(faithful(sl::sinf(x), std::sin(double(x))));
+    CHECK(faithful(sl::atan2f(x, 0.7f), std::atan2(double(x), double(0.7f))));
+    CHECK(faithful(sl::atan2f(0.3f, x), std::atan2(double(0.3f), double(x))));
+    const float p = std::ldexp(1.0f + std::abs(x) / 20, int(x));
+    CHECK(faithful(sl::logf(p), std::log(double(p))));
+  }
+  CHECK(n > 2000);
 }

@@ -3,9 +3,10 @@
 // `set_timesteps(steps)` (or `set_timesteps(sigmas=…, mu=…)`), reproduced to the bit (diffusers commit
 // 58eb52c), with the levels each step() call goes between (compat/diffusers_grid.hpp). diffusers
 // builds the grids in a mix of float32 torch and float64/float32 numpy; every cast below sits where
-// diffusers makes it, and the numpy and torch primitives are emulated exactly. Where torch calls its
-// SIMD float32 transcendental functions (SLEEF's log, exp, pow, sin, atan2 in the EDM, cosine-DPM,
-// IPNDM and KDPM2 grids) ferry calls the C library's, which can differ by one float ulp.
+// diffusers makes it, and the numpy and torch primitives are emulated exactly, torch's float32 exp, log,
+// sin, atan and atan2 included (SLEEF's kernels, compat/sleef_f32.hpp). One exception: float32 pow of a
+// tensor (EDMDPM's and cosine DPM's Karras σ), which torch takes from SLEEF for blocks of 16 and ferry
+// from the C library (equal on every reference grid).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_grid.hpp"
 #include "ferry/compat/float32.hpp"
+#include "ferry/compat/sleef_f32.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/process/discrete_vp.hpp"
@@ -268,7 +270,7 @@ inline diffusers_grid discrete_grid(const diffusers_config& c, std::size_t steps
       // torch.linspace(log σ̃_max, log σ̃_min, steps + 1).exp() in float32: one entry more than the
       // timesteps, so the appended final sigma is never reached (diffusers' quirk, kept).
       const std::vector<float> ls = ferry::detail::torch_linspace_f32(tab.log_sigma.back(), tab.log_sigma.front(), steps + 1);
-      for (float l : ls) s.push_back(f32(std::exp(double(l))));
+      for (float l : ls) s.push_back(ferry::detail::sleef::expf(l));
     } else {
       for (double v : t) s.push_back(np_interp_index(v, tab.sigma_d));
     }
@@ -279,7 +281,7 @@ inline diffusers_grid discrete_grid(const diffusers_config& c, std::size_t steps
   }
   if (euler && c.continuous_timesteps && c.prediction_type == prediction::v) {
     t.clear();  // timestep_type "continuous" with v_prediction: t = ¼·log σ̃ in float32
-    for (std::size_t i = 0; i + 1 < s.size(); ++i) t.push_back(f32(0.25 * double(f32(std::log(s[i])))));
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) t.push_back(f32_mul(0.25f, ferry::detail::sleef::logf(float(s[i]))));
   } else {
     for (double& v : t) v = f32(v);
   }
@@ -331,15 +333,15 @@ inline diffusers_grid k_grid(const diffusers_config& c, std::size_t steps) {
     for (std::size_t j = 0; j + 1 < n; ++j) {
       const double t0 = -std::log(s[j]), t1 = -std::log(s[j + 1]);
       g.mid_timesteps.push_back(sigma_to_t(std::exp(-(t0 + (t1 - t0) * 0.5)), tab.log_sigma));
-      const float a = -std::log(sf[j]), b = -std::log(sf[j + 1]);
-      mid_sigma[j] = std::exp(-f32_add(a, f32_mul(f32_sub(b, a), 0.5f)));
+      const float a = -ferry::detail::sleef::logf(sf[j]), b = -ferry::detail::sleef::logf(sf[j + 1]);
+      mid_sigma[j] = ferry::detail::sleef::expf(-f32_add(a, f32_mul(f32_sub(b, a), 0.5f)));
     }
   } else {
     // σ_interpol = exp(lerp(log σ, log σ_other, ½)) in float32 torch (lerp at ½: end − (end − self)·½), with
     // σ_other = σ_{j−1} (KDPM2: the geometric midpoint of step j − 1) or σ_down of step j (KDPM2Ancestral).
     auto interpol = [](float a, float b) {
-      const float la = std::log(a), lb = std::log(b);
-      return static_cast<float>(std::exp(f32_sub(lb, f32_mul(f32_sub(lb, la), 0.5f))));
+      const float la = ferry::detail::sleef::logf(a), lb = ferry::detail::sleef::logf(b);
+      return ferry::detail::sleef::expf(f32_sub(lb, f32_mul(f32_sub(lb, la), 0.5f)));
     };
     for (std::size_t j = 0; j + 1 < n; ++j) {
       float m;
@@ -606,7 +608,7 @@ inline diffusers_grid edm_grid(const diffusers_config& c, std::size_t steps, con
     // torch.linspace(log σ_min, log σ_max, len(ramp)).exp().flip(0), in float32 whatever the ramp.
     const std::size_t len = args.sigmas ? args.sigmas->size() : steps;
     const std::vector<float> l = ferry::detail::torch_linspace_f32(std::log(smin), std::log(smax), len);
-    for (auto it = l.rbegin(); it != l.rend(); ++it) sf.push_back(std::exp(*it));
+    for (auto it = l.rbegin(); it != l.rend(); ++it) sf.push_back(ferry::detail::sleef::expf(*it));
   } else {
     const double min_inv = std::pow(smin, 1 / rho), max_inv = std::pow(smax, 1 / rho);
     if (euler) {
@@ -619,8 +621,8 @@ inline diffusers_grid edm_grid(const diffusers_config& c, std::size_t steps, con
   }
   for (float v : sf) {
     g.sigmas.push_back(v);
-    if (cosine) g.timesteps.push_back(f32_mul(f32_div(std::atan(v), static_cast<float>(std::numbers::pi)), 2.0f));
-    else g.timesteps.push_back(f32_mul(0.25f, std::log(v)));
+    if (cosine) g.timesteps.push_back(f32_mul(f32_div(ferry::detail::sleef::atanf(v), static_cast<float>(std::numbers::pi)), 2.0f));
+    else g.timesteps.push_back(f32_mul(0.25f, ferry::detail::sleef::logf(v)));
   }
   double last = 0;
   if (c.final_sigmas_type == final_sigmas::sigma_min) last = euler ? double(sf.back()) : f32(smin);
@@ -645,13 +647,16 @@ inline diffusers_grid ipndm_grid(std::size_t steps) {
   const float pi = static_cast<float>(std::numbers::pi);
   std::vector<float> beta, alpha;
   for (float v : r) {
-    const float sn = std::sin(f32_div(f32_mul(v, static_cast<float>(std::numbers::pi)), 2.0f));
+    const float sn = ferry::detail::sleef::sinf(f32_div(f32_mul(v, static_cast<float>(std::numbers::pi)), 2.0f));
     beta.push_back(f32_mul(sn, sn));
     alpha.push_back(f32_sqrt(f32_sub(1.0f, f32_mul(beta.back(), beta.back()))));
   }
   std::vector<level<double>> lv;
+  // torch.atan2 runs SLEEF on whole blocks of 16 and the C library on the rest.
+  const std::size_t blocks = r.size() / 16 * 16;
   for (std::size_t i = 0; i < r.size(); ++i) {
-    const float ts = f32_mul(f32_div(std::atan2(beta[i], alpha[i]), pi), 2.0f);
+    const float a = i < blocks ? ferry::detail::sleef::atan2f(beta[i], alpha[i]) : std::atan2(beta[i], alpha[i]);
+    const float ts = f32_mul(f32_div(a, pi), 2.0f);
     if (i + 1 < r.size()) g.timesteps.push_back(ts);
     lv.push_back(level<double>::make(alpha[i], beta[i], i + 1 < r.size() ? double(ts) : 0.0));
   }
