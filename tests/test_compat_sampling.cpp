@@ -129,3 +129,16 @@ TEST_CASE("CogVideoXDDIM is DDIM (η = 0) on its SNR-shifted ᾱ table", "[compa
     CHECK(d < 1e-4);
   }
 }
+
+TEST_CASE("a zero-length last step is accepted only where a diffusers grid asks for it", "[compat]") {
+  const json& c = cases().at("euler_sigmamin_8");
+  const auto cfg = compat::parse_diffusers_config(c.at("scheduler_config"));
+  const auto g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+  REQUIRE(g.sigmas[g.sigmas.size() - 1] == g.sigmas[g.sigmas.size() - 2]);  // σ_min appended to a grid ending at σ_min
+  const schedule<double> s = compat::to_schedule(g);
+  CHECK(s.zero_length_end);
+  schedule<double> plain = s;
+  plain.zero_length_end = false;
+  CHECK_THROWS_AS(plain.validate(), config_error);
+  CHECK_THROWS_AS(make_schedule(s.points), config_error);
+}

@@ -64,6 +64,7 @@ inline schedule<double> to_schedule(const diffusers_grid& g, direction dir = dir
   if (g.steps() == 0) throw config_error("diffusers grid: no steps");
   schedule<double> s;
   s.dir = dir;
+  s.zero_length_end = true;  // final_sigmas_type "sigma_min" on a grid already at σ_min: diffusers' zero-length last step
   s.points = g.cur;
   s.points.push_back(g.next.back());
   for (std::size_t i = 0; i + 1 < g.steps(); ++i)
@@ -91,7 +92,7 @@ schedule<T> schedule_as(const diffusers_grid& g) {
   if constexpr (std::is_same_v<T, double>) {
     return s;
   } else {
-    return {levels_as<T>(s.points), levels_as<T>(s.landings)};
+    return {levels_as<T>(s.points), levels_as<T>(s.landings), s.dir, s.zero_length_end};
   }
 }
 
