@@ -158,6 +158,7 @@ TEST_CASE("SLEEF's float32 kernels stay within one ulp of the correctly rounded 
     CHECK(faithful(sl::expf(x), std::exp(double(x))));
     CHECK(faithful(sl::atanf(x), std::atan(double(x))));
     CHECK(faithful(sl::sinf(x), std::sin(double(x))));
+    CHECK(faithful(sl::cosf(x), std::cos(double(x))));
     CHECK(faithful(sl::atan2f(x, 0.7f), std::atan2(double(x), double(0.7f))));
     CHECK(faithful(sl::atan2f(0.3f, x), std::atan2(double(0.3f), double(x))));
     const float p = std::ldexp(1.0f + std::abs(x) / 20, int(x));

@@ -3,6 +3,7 @@
 // classes already covered (flow sigmas, dynamic shifting, Karras/exponential/beta sigmas, invert_sigmas,
 // stochastic flow sampling, final_sigmas_type, use_lu_lambdas, euler_at_final, continuous timesteps,
 // zero SNR) must give diffusers' samples to 1e-4 from the same noise and injected step noise.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
+#include "ferry/solvers/sde/ddpm.hpp"
 
 using namespace ferry;
 using nlohmann::json;
@@ -141,4 +143,31 @@ TEST_CASE("a zero-length last step is accepted only where a diffusers grid asks 
   plain.zero_length_end = false;
   CHECK_THROWS_AS(plain.validate(), config_error);
   CHECK_THROWS_AS(make_schedule(s.points), config_error);
+}
+
+TEST_CASE("DDPMWuerstchen is DDPM (fixed_small) on its clamped cosine ᾱ", "[compat][parity]") {
+  // DDPMWuerstchenScheduler.step: μ = (x − (1 − α)·ε̂/√(1 − ᾱ))/√α with α = ᾱ/ᾱ_prev, σ_t² = (1 − α)(1 − ᾱ_prev)/(1 − ᾱ),
+  // the DDPM posterior; no noise on the step that lands at t = 0 (there ᾱ is clamped to 0.9999, not 1).
+  // ferry's ddpm policy draws on every step but from t = 0: the last step's injected draw is zeroed
+  // here, which is what the policy has to do for this class.
+  for (const char* name : {"wuerstchen_12", "wuerstchen_scaler2_8"}) {
+    const json& c = cases().at(name);
+    const auto cfg = compat::parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
+    const auto g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+    auto model = gaussian_mixture<double>::load(dir + "gmm.json");
+    model.predicts = compat::model_prediction(cfg);
+    batch<double> x = load("noise");
+    step_noise w(false);
+    const std::size_t per_step = w.a.shape[1] * w.a.shape[2];
+    std::fill(w.w.begin() + std::ptrdiff_t((g.steps() - 1) * per_step), w.w.begin() + std::ptrdiff_t(g.steps() * per_step), 0.0);
+    const schedule<double> s = compat::to_schedule(g);
+    const discrete_vp<double> process(diffusers_alphas_cumprod(diffusers_betas(beta_schedule::linear, 1000, 1e-4, 0.02)));  // unused by ddpm
+    pf_ode<discrete_vp<double>, gaussian_mixture<double>, no_transform, injected_noise<double>> problem(process, model, {}, w.source());
+    auto solver = ddpm<double>();
+    ferry::sample(problem, s, solver, x.view());
+    const double d = ferry_test::max_abs_diff(x, load(name));
+    std::printf("[compat sample] %-30s max |ferry - diffusers| = %.3g (ddpm, last draw zeroed)\n", name, d);
+    INFO(name << ": " << d);
+    CHECK(d < 1e-4);
+  }
 }

@@ -266,7 +266,7 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
       return run(euler<T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
     default: break;
   }
-  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
+  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " has no sampling run in compat::sample yet (its grid: compat::set_timesteps)"));
 }
 
 /// The run on the process of the grid's space, with the class's data transform.

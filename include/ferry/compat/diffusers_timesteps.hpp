@@ -4,7 +4,7 @@
 // 58eb52c), with the levels each step() call goes between (compat/diffusers_grid.hpp). diffusers
 // builds the grids in a mix of float32 torch and float64/float32 numpy; every cast below sits where
 // diffusers makes it, and the numpy and torch primitives are emulated exactly, torch's float32 exp, log,
-// sin, atan and atan2 included (SLEEF's kernels, compat/sleef_f32.hpp). One exception: float32 pow of a
+// sin, cos, atan and atan2 included (SLEEF's kernels, compat/sleef_f32.hpp). One exception: float32 pow of a
 // tensor (EDMDPM's and cosine DPM's Karras σ), which torch takes from SLEEF for blocks of 16 and ferry
 // from the C library (equal on every reference grid).
 #include <algorithm>
@@ -398,10 +398,10 @@ inline diffusers_grid multistep_grid(const diffusers_config& c, std::size_t step
   std::size_t last_timestep = n_train;
   if ((dpm || sa || single) && c.lambda_min_clipped > -std::numeric_limits<double>::infinity()) {
     // clipped_idx = searchsorted(flip(λ_t), lambda_min_clipped) with λ_t = log √ᾱ − log √(1 − ᾱ) in
-    // float32: the number of timesteps whose λ lies below the clip.
+    // float32 torch (SLEEF's log): the number of timesteps whose λ lies below the clip.
     std::size_t below = 0;
     for (float a : tab.abar) {
-      const float lam = f32_sub(static_cast<float>(std::log(double(f32_sqrt(a)))), static_cast<float>(std::log(double(f32_sqrt(f32_sub(1.0f, a))))));
+      const float lam = f32_sub(ferry::detail::sleef::logf(f32_sqrt(a)), ferry::detail::sleef::logf(f32_sqrt(f32_sub(1.0f, a))));
       if (double(lam) < c.lambda_min_clipped) ++below;
     }
     last_timestep = n_train - below;
@@ -671,7 +671,7 @@ inline double wuerstchen_alpha_cumprod(const diffusers_config& c, float t) {
   if (c.scaler > 1) t = f32_sub(1.0f, std::pow(f32_sub(1.0f, t), static_cast<float>(c.scaler)));
   else if (c.scaler < 1) t = std::pow(t, static_cast<float>(c.scaler));
   auto cos2 = [&](float u) {
-    const float k = std::cos(f32_mul(f32_mul(f32_div(u, f32_add(1.0f, s)), pi), 0.5f));
+    const float k = ferry::detail::sleef::cosf(f32_mul(f32_mul(f32_div(u, f32_add(1.0f, s)), pi), 0.5f));
     return f32_mul(k, k);
   };
   const float init = cos2(s);

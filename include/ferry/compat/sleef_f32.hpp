@@ -1,15 +1,16 @@
 #pragma once
 // The float32 transcendental functions torch's CPU kernels call, reproduced to the bit: torch
-// evaluates exp, log, sin and atan of float32 tensors (and atan2 on whole blocks of 16) with SLEEF's
+// evaluates exp, log, sin, cos and atan of float32 tensors (and atan2 on whole blocks of 16) with SLEEF's
 // vectorised "u10" kernels (Shibata & Petrogalli, "SLEEF: A Portable Vectorized Library of C Standard
 // Mathematical Functions", IEEE TPDS 2020), which are not correctly rounded. diffusers' EDM, cosine
-// DPM, IPNDM and KDPM2 grids carry their results. Each function below is the AVX2 (FMA) kernel's
+// DPM, IPNDM, KDPM2 and Würstchen grids carry their results. Each function below is the AVX2 (FMA) kernel's
 // algorithm for one lane: Cody–Waite range reduction, a minimax polynomial, and where SLEEF asks for
 // 1-ulp accuracy ("u1" kernels) double-float arithmetic (a value as an unevaluated sum hi + lo of two
 // floats, products made exact with FMA). A leaf: only the standard library.
 //   expf    q = rint(x/ln2), s = x − q·ln2 (two parts), e^s by a degree-6 polynomial, ·2^q
 //   logf    x = m·2^e with m ∈ [0.75, 1.5), log m = 2·atanh((m − 1)/(m + 1)) in double-float
 //   sinf    q = rint(x/π), s = x − q·π (three parts) in double-float, sin s by an odd polynomial, (−1)^q
+//   cosf    the same around the odd multiples of π/2
 //   atanf   atan2 of (|x|, 1)
 //   atan2f  reduce to |y/x| ≤ 1 (q quadrants of π/2), atan by a degree-19 odd polynomial in double-float
 // Arguments in the ranges diffusers uses (finite; sin below 125 in magnitude). SLEEF is compiled with
@@ -142,6 +143,24 @@ inline float sinf(float d) {
   if (q & 1) r = -r;
   if (d == 0 && std::signbit(d)) return -0.0f;
   return r;
+}
+
+/// SLEEF's cosf_u1 (1.0 ulp) for |d| < 125: the same kernel as sinf around the odd multiples of π/2.
+inline float cosf(float d) {
+  constexpr float pi_a2 = 3.1414794921875f, pi_b2 = 0.00011315941810607910156f, pi_c2 = 1.9841872589410058936e-09f;
+  const float dq = std::fma(std::nearbyint(std::fma(d, static_cast<float>(0.318309886183790671537767526745028724), -0.5f)), 2.0f, 1.0f);
+  const int q = static_cast<int>(dq);
+  df s = add2(d, f32_mul(dq, -pi_a2 * 0.5f));
+  s = add2(s, f32_mul(dq, -pi_b2 * 0.5f));
+  s = add2(s, f32_mul(dq, -pi_c2 * 0.5f));
+  const df t = s;
+  s = square(s);
+  float u = 2.6083159809786593541503e-06f;
+  u = std::fma(u, s.hi, -0.0001981069071916863322258f);
+  u = std::fma(u, s.hi, 0.00833307858556509017944336f);
+  const df x = add(1.0f, mul(add(-0.166666597127914428710938f, f32_mul(u, s.hi)), s));
+  const float r = mul_to_float(t, x);
+  return (q & 2) == 0 ? -r : r;
 }
 
 /// atan2 of double-floats (SLEEF's atan2kf_u1), the angle in double-float.
