@@ -171,3 +171,14 @@ TEST_CASE("DDPMWuerstchen is DDPM (fixed_small) on its clamped cosine ᾱ", "[co
     CHECK(d < 1e-4);
   }
 }
+
+TEST_CASE("classes whose step() policy is not wired yet say so before anything runs", "[compat]") {
+  for (const char* name : {"pndm_sd15_plms_20", "kdpm2_sd_12", "dpmss_o2_12", "ipndm_12", "sasolver_sd_20"}) {
+    const json& c = cases().at(name);
+    const auto cfg = compat::parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
+    const auto g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
+    auto model = gaussian_mixture<double>::load(dir + "gmm.json");
+    batch<double> x = load("noise");
+    CHECK_CONFIG_ERROR(compat::sample(cfg, g, model, x.view()), "has no sampling run in compat::sample yet");
+  }
+}
