@@ -186,10 +186,10 @@ TEST_CASE("unknown keys are warnings, bad values and classes are config_errors",
   CHECK(m1 == "scheduler_config.json: \"beta_schedule\" is \"foo\"; expected linear, scaled_linear or squaredcos_cap_v2");
   const std::string m2 = message_of([] { parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}, {"clip_sample", "yes"}}); });
   CHECK(m2.find("\"clip_sample\" is \"yes\"; expected true or false") != std::string::npos);
-  const std::string m3 = message_of([] { parse_diffusers_config(json{{"_class_name", "PNDMScheduler"}}); });
-  CHECK(m3.find("\"_class_name\" is \"PNDMScheduler\"") != std::string::npos);
-  const std::string m4 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"use_beta_sigmas", true}}); });
-  CHECK(m4.find("\"use_beta_sigmas\" is true; expected false (ferry does not implement") != std::string::npos);
+  const std::string m3 = message_of([] { parse_diffusers_config(json{{"_class_name", "KarrasVeScheduler"}}); });
+  CHECK(m3.find("\"_class_name\" is \"KarrasVeScheduler\", a diffusers scheduler ferry does not reproduce") != std::string::npos);
+  const std::string m4 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"variance_type", "learned"}}); });
+  CHECK(m4 == "scheduler_config.json: \"variance_type\" is \"learned\"; expected null (ferry does not implement learned variances)");
   const std::string m5 = message_of([] { parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"num_train_timesteps", 0}}); });
   CHECK(m5.find("\"num_train_timesteps\" is 0") != std::string::npos);
   const std::string m6 = message_of([] {
@@ -239,4 +239,156 @@ TEST_CASE("grid quirks: DDIM prev_timestep, Euler init_noise_sigma, Heun interle
   CHECK(f.sigmas[0] == 1.0f);
   CHECK(f.timesteps[0] == 1000.0);
   CHECK(f.sigmas.back() == 0);
+}
+
+TEST_CASE("the class table: each class reads its own defaults back, and every key at its default", "[compat][table]") {
+  namespace cd = ferry::compat::detail;
+  const auto classes = ferry::compat::scheduler_classes();
+  CHECK(classes.size() == 25);
+  for (const scheduler_class k : classes) {
+    const std::string name(ferry::compat::class_name(k));
+    INFO(name);
+    json j{{"_class_name", name}, {"_diffusers_version", "0.35.0"}};
+    if (cd::find_key(cd::rule_of(k), "trained_betas")) j["trained_betas"] = nullptr;
+    const diffusers_config c = parse_diffusers_config(j);
+    CHECK(c.kind == k);
+    CHECK(c.warnings.empty());
+    for (const auto& key : cd::rule_of(k).keys) {
+      INFO("key " << key.key);
+      const diffusers_config d = parse_diffusers_config(json{{"_class_name", name}, {std::string(key.key), key.default_value}});
+      CHECK(d.warnings.empty());
+    }
+    // Every class gives a finite grid with the steps each step() call needs.
+    const auto g = ferry::compat::set_timesteps(c, 10);
+    CHECK(g.steps() > 0);
+    CHECK(g.cur.size() == g.steps());
+    for (double t : g.timesteps) CHECK(std::isfinite(t));
+    for (double s : g.sigmas) CHECK(std::isfinite(s));
+  }
+  // The defaults that differ between classes come from the table.
+  using ferry::compat::default_config;
+  CHECK(default_config(scheduler_class::kdpm2).beta_start == 0.00085);
+  CHECK(!default_config(scheduler_class::dpm_singlestep).lower_order_final);
+  CHECK(default_config(scheduler_class::cogvideox_ddim).betas == ferry::beta_schedule::scaled_linear);
+  CHECK(default_config(scheduler_class::cogvideox_ddim).snr_shift_scale == 3.0);
+  CHECK(*default_config(scheduler_class::cosine_dpm_multistep).sigma_max == 500.0);
+  CHECK(default_config(scheduler_class::cosine_dpm_multistep).prediction_type == ferry::prediction::v);
+  CHECK(default_config(scheduler_class::pndm).spacing == ferry::compat::timestep_spacing::leading);
+  CHECK(!default_config(scheduler_class::pndm).set_alpha_to_one);
+  CHECK(default_config(scheduler_class::flow_heun).prediction_type == ferry::prediction::velocity);
+}
+
+TEST_CASE("class names: a did-you-mean for typos only, never toward another algorithm", "[compat][table]") {
+  auto msg = [](const char* cls) { return message_of([&] { parse_diffusers_config(json{{"_class_name", cls}}); }); };
+  CHECK(parse_diffusers_config(json{{"_class_name", "PNDMScheduler"}}).kind == scheduler_class::pndm);
+  CHECK(msg("EulerDiscreteSchedular").find("(did you mean \"EulerDiscreteScheduler\"?)") != std::string::npos);
+  CHECK(msg("DPMSolverSinglestepSchedulr").find("(did you mean \"DPMSolverSinglestepScheduler\"?)") != std::string::npos);
+  for (const char* other : {"KarrasVeScheduler", "CogVideoXDPMScheduler", "DDIMParallelScheduler", "RePaintScheduler"}) {
+    INFO(other);
+    const std::string m = msg(other);
+    CHECK(m.find("a diffusers scheduler ferry does not reproduce") != std::string::npos);
+    CHECK(m.find("did you mean") == std::string::npos);
+  }
+  // A typo of a class ferry does not reproduce is nearest to that class: no suggestion either.
+  CHECK(msg("CogVideoXDPMSchedulr").find("did you mean") == std::string::npos);
+  CHECK(msg("DDPMParallelSchedulr").find("did you mean") == std::string::npos);
+  CHECK(msg("NoSuchScheduler").find("expected DDIMScheduler, ") != std::string::npos);
+}
+
+TEST_CASE("keys: unknown ones warned, result-changing unimplemented ones refused by name, inert ones pass", "[compat][table]") {
+  const auto ddim = parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}, {"skip_prk_steps", true}});
+  REQUIRE(ddim.warnings.size() == 1);
+  CHECK(ddim.warnings[0] == "scheduler_config.json: \"skip_prk_steps\" is not a DDIMScheduler argument; ignored");
+  const auto euler = parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}, {"use_uniform_sigmas", true}});
+  REQUIRE(euler.warnings.size() == 1);
+  CHECK(euler.warnings[0].find("\"use_uniform_sigmas\" is not a EulerDiscreteScheduler argument; ignored") != std::string::npos);
+
+  auto refused = [](json j) { return message_of([&] { parse_diffusers_config(j); }); };
+  CHECK(refused({{"_class_name", "DPMSolverMultistepScheduler"}, {"variance_type", "learned_range"}}) ==
+        "scheduler_config.json: \"variance_type\" is \"learned_range\"; expected null (ferry does not implement learned variances)");
+  CHECK(refused({{"_class_name", "UniPCMultistepScheduler"}, {"solver_p", json::object()}}).find("\"solver_p\" is {}; expected null (ferry does not implement") !=
+        std::string::npos);
+  CHECK(refused({{"_class_name", "SASolverScheduler"}, {"tau_func", "lambda t: 1"}}).find("\"tau_func\"") != std::string::npos);
+  CHECK(refused({{"_class_name", "IPNDMScheduler"}, {"trained_betas", {0.1, 0.2}}}).find("\"trained_betas\"") != std::string::npos);
+  CHECK(refused({{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "sde-dpmsolver"}}) ==
+        "scheduler_config.json: \"algorithm_type\" is \"sde-dpmsolver\"; expected dpmsolver++, dpmsolver, sde-dpmsolver++ or deis (ferry does not "
+        "implement sde-dpmsolver)");
+  CHECK(refused({{"_class_name", "PNDMScheduler"}, {"prediction_type", "sample"}}).find("(ferry does not implement sample)") != std::string::npos);
+  CHECK(refused({{"_class_name", "KDPM2DiscreteScheduler"}, {"prediction_type", "sample"}}).find("\"prediction_type\"") != std::string::npos);
+  CHECK(refused({{"_class_name", "DDPMScheduler"}, {"variance_type", "learned"}}).find("(ferry does not implement learned)") != std::string::npos);
+
+  // Inert keys: any value, no warning (CogVideoXDDIM's step neither clips nor thresholds; ferry's seed keys the SDE noise).
+  CHECK(parse_diffusers_config(json{{"_class_name", "CogVideoXDDIMScheduler"}, {"clip_sample", true}, {"sample_max_value", 3}}).warnings.empty());
+  CHECK(parse_diffusers_config(json{{"_class_name", "DPMSolverSDEScheduler"}, {"noise_sampler_seed", 42}}).warnings.empty());
+  // Keys that once were refused and are implemented now.
+  const auto beta = parse_diffusers_config(json{{"_class_name", "DPMSolverMultistepScheduler"}, {"use_beta_sigmas", true}});
+  CHECK(beta.sigmas == ferry::compat::sigma_spacing::beta);
+  const auto flow = parse_diffusers_config(json{{"_class_name", "UniPCMultistepScheduler"}, {"use_flow_sigmas", true}, {"flow_shift", 5.0},
+                                                {"prediction_type", "flow_prediction"}});
+  CHECK(ferry::compat::set_timesteps(flow, 8).space == ferry::compat::grid_space::flow);
+  CHECK(message_of([] {
+          parse_diffusers_config(json{{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"use_karras_sigmas", true}, {"use_beta_sigmas", true}});
+        }).find("expected at most one") != std::string::npos);
+}
+
+TEST_CASE("scheduler configs as Python's json writes them: NaN, Infinity, -Infinity", "[compat][table]") {
+  using ferry::io::json_literals;
+  using ferry::io::parse_json_text;
+  const json j = parse_json_text(R"({"a": -Infinity, "b": [Infinity, NaN], "c": "NaN", "Infinity": 1, "d": {"e": -Infinity}})", json_literals::python);
+  CHECK(j.at("a").get<double>() == -INFINITY);
+  CHECK(j.at("b")[0].get<double>() == INFINITY);
+  CHECK(std::isnan(j.at("b")[1].get<double>()));
+  CHECK(j.at("c") == "NaN");       // strings stay strings
+  CHECK(j.at("Infinity") == 1);    // and keys keys
+  CHECK(j.at("d").at("e").get<double>() == -INFINITY);
+  CHECK_THROWS_AS(parse_json_text(R"({"a": -Infinity})"), nlohmann::json::parse_error);                     // strict by default
+  CHECK_THROWS_AS(parse_json_text(R"({NaN: 1})", json_literals::python), nlohmann::json::parse_error);        // not a value
+  CHECK_THROWS_AS(parse_json_text(R"({"a": NaNa})", json_literals::python), nlohmann::json::parse_error);     // not a word
+  CHECK_THROWS_AS(parse_json_text(R"({"a": Infinity1})", json_literals::python), nlohmann::json::parse_error);
+
+  // PixArt-α's config as diffusers saved it, read from a file.
+  ferry_test::scratch_dir dir;
+  const std::string path = (dir.path / "scheduler_config.json").string();
+  std::ofstream(path) << R"({"_class_name": "DPMSolverMultistepScheduler", "_diffusers_version": "0.22.0.dev0", "algorithm_type": "dpmsolver++",
+    "beta_end": 0.02, "beta_schedule": "linear", "beta_start": 0.0001, "dynamic_thresholding_ratio": 0.995, "euler_at_final": false,
+    "lambda_min_clipped": -Infinity, "lower_order_final": true, "num_train_timesteps": 1000, "prediction_type": "epsilon",
+    "sample_max_value": 1.0, "solver_order": 2, "solver_type": "midpoint", "steps_offset": 0, "thresholding": false,
+    "timestep_spacing": "linspace", "trained_betas": null, "use_karras_sigmas": false, "use_lu_lambdas": false, "variance_type": null})";
+  const diffusers_config c = ferry::compat::load_diffusers_config(path);
+  CHECK(c.lambda_min_clipped == -INFINITY);
+  CHECK(c.warnings.empty());
+  std::ofstream(path) << R"({"_class_name": "DDIMScheduler", "beta_start": NaN})";
+  CHECK(message_of([&] { ferry::compat::load_diffusers_config(path); }).find("\"beta_start\" is NaN; expected a finite number") != std::string::npos);
+  // A mixture file stays strict JSON.
+  CHECK_THROWS_AS(ferry::io::read_json(path, "a Gaussian-mixture JSON object"), ferry::io_error);
+}
+
+TEST_CASE("set_timesteps' mu and sigmas: ignored, required, checked", "[compat][table]") {
+  using ferry::compat::set_timesteps;
+  using ferry::compat::timestep_args;
+  const auto schnell = parse_diffusers_config(json{{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"use_dynamic_shifting", false}});
+  const auto g = set_timesteps(schnell, 4, timestep_args{1.15, {}});
+  REQUIRE(g.warnings.size() == 1);
+  CHECK(g.warnings[0].find("is ignored (use_dynamic_shifting is false)") != std::string::npos);
+  CHECK(g.timesteps == set_timesteps(schnell, 4).timesteps);
+  const auto flux = parse_diffusers_config(json{{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"use_dynamic_shifting", true}});
+  CHECK(message_of([&] { set_timesteps(flux, 4); }).find("use_dynamic_shifting is true; give mu") != std::string::npos);
+  CHECK(set_timesteps(flux, 4, timestep_args{0.5, {}}).timesteps != set_timesteps(flux, 4, timestep_args{1.0, {}}).timesteps);
+
+  // sigmas: no final 0 for FlowMatchEuler (it appends one), decreasing, the step count's length.
+  const auto s = set_timesteps(flux, 0, timestep_args{1.0, std::vector<double>{1.0, 0.75, 0.5, 0.25}});
+  CHECK(s.steps() == 4);
+  CHECK(s.sigmas.size() == 5);
+  CHECK(s.sigmas.back() == 0);
+  CHECK(message_of([&] { set_timesteps(flux, 5, timestep_args{1.0, std::vector<double>{1.0, 0.75, 0.5, 0.25}}); })
+            .find("sigmas has 4 entries; expected 5 for 5 steps") != std::string::npos);
+  CHECK(message_of([&] { set_timesteps(flux, 0, timestep_args{1.0, std::vector<double>{1.0, 0.5, 0.75, 0.25}}); })
+            .find("sigmas[2] = 0.75; expected finite sigmas >= 0 that decrease strictly") != std::string::npos);
+  // EulerDiscrete's sigmas carry their last entry; DDIM takes none.
+  const auto euler = parse_diffusers_config(json{{"_class_name", "EulerDiscreteScheduler"}});
+  const auto e = set_timesteps(euler, 0, timestep_args{{}, std::vector<double>{14.6, 5.0, 1.0, 0.0}});
+  CHECK(e.steps() == 3);
+  CHECK(e.sigmas.back() == 0);
+  CHECK(message_of([] { set_timesteps(parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}}), 0, timestep_args{{}, std::vector<double>{1, 0.5}}); })
+            .find("DDIMScheduler.set_timesteps takes no sigmas") != std::string::npos);
 }

@@ -1,11 +1,13 @@
-// `ferry info`: the grid a diffusers scheduler config makes, exactly as its set_timesteps does.
+// `ferry info`: the grid a diffusers scheduler config makes, exactly as its set_timesteps does
+// (with --mu / --image-seq-len / --sigmas as a pipeline passes them).
 #include <iomanip>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "commands.hpp"
+#include "scheduler_args.hpp"
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
 
@@ -15,22 +17,25 @@ namespace {
 struct info_options {
   std::string scheduler_config;
   std::size_t steps = 0;
+  scheduler_flags flags;
   bool json = false;
 };
 
 void run_info(const info_options& o) {
-  if (o.steps == 0) throw config_error("--steps must be at least 1");
   const compat::diffusers_config c = compat::load_diffusers_config(o.scheduler_config);
   for (const auto& w : c.warnings) std::cerr << "ferry: warning: " << w << "\n";
-  const compat::diffusers_grid g = compat::set_timesteps(c, o.steps);
+  std::size_t steps = o.steps;
+  const compat::timestep_args args = timestep_args_of(c, o.flags, steps);
+  const compat::diffusers_grid g = compat::set_timesteps(c, steps, args);
+  for (const auto& w : g.warnings) std::cerr << "ferry: warning: " << w << "\n";
   if (o.json) {
     nlohmann::json j;
     j["timesteps"] = g.timesteps;
-    if (c.kind != compat::scheduler_class::ddim) j["sigmas"] = g.sigmas;  // DDIM has no sigmas
+    if (!g.sigmas.empty()) j["sigmas"] = g.sigmas;  // PNDM, IPNDM, DDIM-like classes have none
     std::cout << j.dump() << "\n";
     return;
   }
-  std::cout << compat::class_name(c.kind) << ", " << o.steps << " steps, init_noise_sigma " << std::setprecision(9)
+  std::cout << compat::class_name(c.kind) << ", " << g.steps() << " steps, init_noise_sigma " << std::setprecision(9)
             << g.init_noise_sigma << "\n  i    timestep          sigma\n";
   for (std::size_t i = 0; i < g.timesteps.size() || i < g.sigmas.size(); ++i) {
     std::cout << std::setw(3) << i << std::setw(12) << (i < g.timesteps.size() ? std::to_string(g.timesteps[i]) : "-");
@@ -45,7 +50,12 @@ void add_info_command(CLI::App& app, bool run) {
   auto opt = std::make_shared<info_options>();
   auto* cmd = app.add_subcommand("info", "print the timesteps and sigmas a diffusers scheduler config makes");
   cmd->add_option("--scheduler-config", opt->scheduler_config, "a diffusers scheduler_config.json")->required();
-  cmd->add_option("--steps", opt->steps, "the argument to set_timesteps")->check(count_in(1, std::size_t(1) << 24))->required();
+  cmd->add_option("--steps", opt->steps, "the argument to set_timesteps (optional with --sigmas)")->check(count_in(1, std::size_t(1) << 24));
+  cmd->add_option("--mu", opt->flags.mu, "set_timesteps(mu=M): dynamic shifting (FLUX, LTX, Wan); ignored where the config does not shift");
+  cmd->add_option("--image-seq-len", opt->flags.image_seq_len,
+                  "mu as the FLUX pipeline's calculate_shift from the config's base/max_image_seq_len and base/max_shift")
+      ->check(count_in(1, std::size_t(1) << 40));
+  cmd->add_option("--sigmas", opt->flags.sigmas, "set_timesteps(sigmas=S): a float64 1-D .npy without the final sigma the class appends (EulerDiscrete: with it; EDMEuler: the ramp in [0, 1])");
   cmd->add_flag("--json", opt->json, "print {\"timesteps\": [...], \"sigmas\": [...]} as JSON");
   cmd->callback([opt, run] {
     if (run) run_info(*opt);

@@ -8,7 +8,8 @@
 //   order 1:  x_next = (α_next/α_cur)·x − σ_next·(e^h − 1)·ε̂_0,  h = λ_next − λ_cur (torch's float32
 //             log/exp taken correctly rounded here; torch's may differ by an ulp)
 //   order k:  x_next = α_next·(x/α_cur + Σ_j c_j·ε̂_j),  c_j = ind_fn differences in float32
-// A step to σ = 0 (NaN in diffusers) keeps the exact integrals.
+// A step to σ = 0 (NaN in diffusers) keeps the exact integrals. With use_flow_sigmas the levels are
+// flow levels, α = 1 − σ in float32.
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -32,6 +33,10 @@ struct deis_f32_level {
 };
 
 inline deis_f32_level deis_f32(const level<double>& l) {
+  if (l.d_alpha == -1 && l.d_sigma == 1) {  // a flow level (use_flow_sigmas): α = 1 − σ on the float32 σ
+    const auto sigma = static_cast<float>(l.sigma), alpha = f32_sub(1.0f, sigma);
+    return {alpha, sigma, f32_div(sigma, alpha)};
+  }
   const auto tilde = static_cast<float>(l.sigma / l.alpha);  // exactly the float32 table entry
   const float alpha = f32_div(1.0f, f32_sqrt(f32_add(f32_mul(tilde, tilde), 1.0f)));
   const float sigma = f32_mul(tilde, alpha);

@@ -17,6 +17,10 @@
 //   EulerAncestralDiscreteScheduler  → euler_ancestral in σ̃ (η = 1)
 //   LCMScheduler                     → lcm (boundary condition c_skip, c_out of timestep·timestep_scaling)
 //   TCDScheduler, step(eta = γ)      → tcd, landing its consistency step on floor((1 − γ)·t_prev)
+//   FlowMatchEuler stochastic_sampling → multistep consistency, x ← (1 − σ_next)·x̂0 + σ_next·z
+//   FlowMatchHeunDiscreteScheduler   → heun in the flow time σ (its last step one Euler step)
+//   EDMEulerScheduler                → euler in the EDM σ (x = x0 + σ·ε), the model answering x̂0
+//   EDMDPMSolverMultistepScheduler   → dpmpp_multistep / dpmpp_multistep_sde in the EDM σ
 //
 // The state is kept in the model's own view x = α·x0 + σ·ε; diffusers' Euler/Heun/LMS keep
 // x̃ = x/α, which only changes the initial scale (initial_scale) — both end at σ = 0 where α = 1.
@@ -33,7 +37,9 @@
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/models/thresholding.hpp"
+#include "ferry/simd/lincomb.hpp"
 #include "ferry/process/discrete_vp.hpp"
+#include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/runtime/registry.hpp"
@@ -46,6 +52,7 @@ inline schedule<double> to_schedule(const diffusers_grid& g, direction dir = dir
   if (g.steps() == 0) throw config_error("diffusers grid: no steps");
   schedule<double> s;
   s.dir = dir;
+  s.zero_length_end = true;  // final_sigmas_type "sigma_min" on a grid already at σ_min: diffusers' zero-length last step
   s.points = g.cur;
   s.points.push_back(g.next.back());
   for (std::size_t i = 0; i + 1 < g.steps(); ++i)
@@ -53,8 +60,6 @@ inline schedule<double> to_schedule(const diffusers_grid& g, direction dir = dir
       s.landings = g.next;
       break;
     }
-  if (g.kind == scheduler_class::flow_euler)  // flow time t = σ: x = (1 − t)·x0 + t·ε, α' = −1, σ' = 1
-    for (auto& l : s.points) l = level<double>::make(l.alpha, l.sigma, l.sigma, -1.0, 1.0);
   s.validate();
   return s;
 }
@@ -75,7 +80,7 @@ schedule<T> schedule_as(const diffusers_grid& g) {
   if constexpr (std::is_same_v<T, double>) {
     return s;
   } else {
-    return {levels_as<T>(s.points), levels_as<T>(s.landings)};
+    return {levels_as<T>(s.points), levels_as<T>(s.landings), s.dir, s.zero_length_end};
   }
 }
 
@@ -86,7 +91,10 @@ inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) 
     case scheduler_class::euler:
     case scheduler_class::euler_ancestral:
     case scheduler_class::heun:
-    case scheduler_class::lms: return g.init_noise_sigma * g.cur.front().alpha;
+    case scheduler_class::lms:
+    case scheduler_class::kdpm2:
+    case scheduler_class::kdpm2_ancestral:
+    case scheduler_class::dpm_sde: return g.init_noise_sigma * g.cur.front().alpha;
     default: return g.init_noise_sigma;
   }
 }
@@ -99,12 +107,29 @@ template <class Model, class T = double>
 struct exact_level_model {
   Model& inner;
   prediction predicts = inner.predicts;
+  bool vp = true;  ///< false: flow or EDM levels, which diffusers converts exactly (passed through)
   void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) {
+    if (!vp) return inner(x, lv, out);
     // The float32 σ̃ is recovered exactly: σ_f/α_f = σ̃·(1 + δ) with |δ| ≤ 2⁻²⁴ rounds back to σ̃.
     const T sigma_edm = lv.sigma == 0 ? T(0) : T(static_cast<float>(lv.sigma / lv.alpha));
     inner(x, lv.sigma == 0 ? lv : vp_level_from_edm_sigma(sigma_edm, lv.t), out);
   }
 };
+
+/// x_out = final_scale·x after the run: diffusers' Euler-type classes return their own x̃ = x/α, which
+/// differs from the model's view when the grid ends above σ = 0 (final_sigmas_type "sigma_min").
+inline double final_scale(const diffusers_config& c, const diffusers_grid& g) {
+  switch (c.kind) {
+    case scheduler_class::euler:
+    case scheduler_class::euler_ancestral:
+    case scheduler_class::heun:
+    case scheduler_class::lms:
+    case scheduler_class::kdpm2:
+    case scheduler_class::kdpm2_ancestral:
+    case scheduler_class::dpm_sde: return g.next.empty() ? 1.0 : 1 / g.next.back().alpha;
+    default: return 1;
+  }
+}
 
 /// Keyword arguments of a diffusers scheduler's step(): DDIM's eta (0 unless given) and TCD's eta
 /// (the paper's γ).
@@ -113,26 +138,34 @@ struct step_kwargs {
 };
 
 /// The run of a diffusers class, compiled once per scalar type: the model, the observer and the
-/// noise arrive type-erased (one indirect call per batch evaluation and per step), the process and
-/// the x̂0 transform are chosen from the config, and the policy is built from the class and its keys
-/// and run through its one instantiation (runtime/policies.hpp). `noise` empty: no noise source
-/// (a stochastic class is then refused). Explicitly instantiated in the runtime library.
+/// noise arrive type-erased (one indirect call per batch evaluation and per step), the process (from
+/// the grid's space) and the x̂0 transform are chosen from the config, and the policy is built from
+/// the class and its keys and run through its one instantiation (runtime/policies.hpp). `noise`
+/// empty: no noise source (a stochastic class is then refused). Explicitly instantiated in the
+/// runtime library.
 template <class T>
 sample_stats sample_erased(const diffusers_config& c, const diffusers_grid& g, model_ref<T> model, batch_view<T> x,
                            observer_ref<T> observer, std::optional<runtime_noise<T>> noise, const sample_options& options,
                            const step_kwargs& kwargs) {
+  using sc = scheduler_class;
+  switch (c.kind) {  // grids without a sampling run here yet
+    case sc::pndm: case sc::kdpm2: case sc::kdpm2_ancestral: case sc::dpm_sde: case sc::dpm_singlestep: case sc::sa_solver:
+    case sc::ipndm: case sc::cosine_dpm_multistep: case sc::cogvideox_ddim: case sc::ddpm_wuerstchen:
+      throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " has no sampling run in compat::sample yet (its grid: compat::set_timesteps)"));
+    default: break;
+  }
   const schedule<T> s = schedule_as<T>(g);
-  const bool flow_class = c.kind == scheduler_class::flow_euler;
-  const any_process<T> process = flow_class ? any_process<T>(flow<T>()) : any_process<T>(discrete_vp<T>(diffusers_alphas_cumprod(config_betas(c))));
+  const any_process<T> process = g.space == grid_space::flow  ? any_process<T>(flow<T>())
+                                 : g.space == grid_space::edm ? any_process<T>(edm<T>())
+                                                              : any_process<T>(discrete_vp<T>(diffusers_alphas_cumprod(config_betas(c))));
   any_transform<T> transform;
-  if (c.thresholding && !flow_class && c.kind != scheduler_class::tcd)  // TCDScheduler.step ignores clip_sample and thresholding
-    transform = dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value));
-  else if (c.clip_sample && !flow_class && c.kind != scheduler_class::tcd)
-    transform = clip_sample<T>(T(c.clip_sample_range));
-  // DPM-Solver and UniPC convert the model's output at diffusers' float32 levels; the model answers
-  // at the exact ones (exact_level_model).
-  exact_level_model<model_ref<T>, T> exact{model};
-  const bool float32_levels = c.kind == scheduler_class::dpm_multistep || c.kind == scheduler_class::unipc;
+  const bool transforms = c.kind != sc::tcd;  // TCDScheduler.step ignores clip_sample and thresholding
+  if (transforms && c.thresholding) transform = dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value));
+  else if (transforms && c.clip_sample) transform = clip_sample<T>(T(c.clip_sample_range));
+  // DPM-Solver and UniPC convert the model's output at diffusers' float32 VP levels; the model answers
+  // at the exact ones (exact_level_model; flow and EDM levels pass through).
+  exact_level_model<model_ref<T>, T> exact{model, model.predicts, g.space == grid_space::vp};
+  const bool float32_levels = c.kind == sc::dpm_multistep || c.kind == sc::edm_dpm_multistep || c.kind == sc::unipc;
   model_ref<T> m = float32_levels ? model_ref<T>(exact) : model;
   runtime_problem<T> problem(process, m, std::move(transform), noise.value_or(runtime_noise<T>{}));
   auto run = [&](auto solver) { return run_policy(solver, problem, s, x, observer, options); };
@@ -142,56 +175,69 @@ sample_stats sample_erased(const diffusers_config& c, const diffusers_grid& g, m
                                             "injected step noise)"));
     return run(std::move(solver));
   };
-  switch (c.kind) {
-    case scheduler_class::flow_euler: return run(euler<T>{});
-    case scheduler_class::ddim:
-      if (kwargs.eta.value_or(0) > 0) return stochastic(ddim_eta<T>(T(*kwargs.eta)));
-      return run(ddim<T>{});
-    case scheduler_class::ddpm:
-      return stochastic(ddpm<T>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small));
-    case scheduler_class::euler_ancestral: return stochastic(euler_ancestral<T>());
-    case scheduler_class::lcm: return stochastic(lcm<T>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}));
-    case scheduler_class::tcd: {
-      const double gamma = kwargs.eta.value_or(0.3);
-      return stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))));
-    }
-    case scheduler_class::dpm_multistep: {
-      if (c.algorithm_type == algorithm::sde_dpmsolver_pp) {  // SDE-DPM-Solver++: η = 1, diffusers' D2 weight
-        dpmpp_sde_multistep_options o;
+  const sample_stats st = [&]() -> sample_stats {
+    switch (c.kind) {
+      case scheduler_class::flow_euler:
+        // stochastic_sampling: x ← (1 − σ_next)·x̂0 + σ_next·z, denoise then the forward process to the next
+        // level, which is ComfyUI's lcm step (the consistency step without LCM's boundary condition)
+        if (c.stochastic_sampling) return stochastic(comfy_lcm<T>());
+        return run(euler<T>{});
+      case scheduler_class::ddim:
+        if (kwargs.eta.value_or(0) > 0) return stochastic(ddim_eta<T>(T(*kwargs.eta)));
+        return run(ddim<T>{});
+      case scheduler_class::ddpm:
+        return stochastic(ddpm<T>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small));
+      case scheduler_class::euler_ancestral: return stochastic(euler_ancestral<T>());
+      case scheduler_class::lcm: return stochastic(lcm<T>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}));
+      case scheduler_class::tcd: {
+        const double gamma = kwargs.eta.value_or(0.3);
+        return stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))));
+      }
+      case scheduler_class::edm_dpm_multistep:
+      case scheduler_class::dpm_multistep: {
+        if (c.algorithm_type == algorithm::sde_dpmsolver_pp) {  // SDE-DPM-Solver++: η = 1, diffusers' D2 weight
+          dpmpp_sde_multistep_options o;
+          o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
+          o.lower_order_final = c.lower_order_final;
+          o.euler_at_final = c.euler_at_final;
+          o.diffusers_d2 = true;
+          if (!noise) throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
+          return with_order<dpmpp_multistep_sde, T>(c.solver_order, o, run);
+        }
+        dpmpp_multistep_options o;
+        o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
         o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
         o.lower_order_final = c.lower_order_final;
         o.euler_at_final = c.euler_at_final;
-        o.diffusers_d2 = true;
-        if (!noise) throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
-        return with_order<dpmpp_multistep_sde, T>(c.solver_order, o, run);
+        return with_order<dpmpp_multistep, T>(c.solver_order, o, run);
       }
-      dpmpp_multistep_options o;
-      o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
-      o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
-      o.lower_order_final = c.lower_order_final;
-      o.euler_at_final = c.euler_at_final;
-      return with_order<dpmpp_multistep, T>(c.solver_order, o, run);
+      case scheduler_class::unipc: {
+        unipc_options o;
+        o.solver_type = c.solver_type == solver_kind::bh1 ? unipc_bh::bh1 : unipc_bh::bh2;
+        o.predict_x0 = c.predict_x0;
+        o.lower_order_final = c.lower_order_final;
+        for (long long i : c.disable_corrector)
+          if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
+        return with_order<unipc, T>(c.solver_order, o, run);
+      }
+      case scheduler_class::deis: {
+        deis_options o;
+        o.lower_order_final = c.lower_order_final;
+        o.coefficients = diffusers_deis_coefficients;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
+        return with_order<deis, T>(c.solver_order, o, run);
+      }
+      case scheduler_class::euler: return run(euler<T>({.time = ode_time::sigma}));
+      case scheduler_class::heun: return run(heun<T>({.time = ode_time::sigma}));
+      case scheduler_class::lms: return run(lms<4, T>{});
+      case scheduler_class::edm_euler: return run(euler<T>({.time = ode_time::sigma}));
+      case scheduler_class::flow_heun: return run(heun<T>({.time = ode_time::native}));
+      default: break;
     }
-    case scheduler_class::unipc: {
-      unipc_options o;
-      o.solver_type = c.solver_type == solver_kind::bh1 ? unipc_bh::bh1 : unipc_bh::bh2;
-      o.predict_x0 = c.predict_x0;
-      o.lower_order_final = c.lower_order_final;
-      for (long long i : c.disable_corrector)
-        if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
-      return with_order<unipc, T>(c.solver_order, o, run);
-    }
-    case scheduler_class::deis: {
-      deis_options o;
-      o.lower_order_final = c.lower_order_final;
-      o.coefficients = diffusers_deis_coefficients;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
-      return with_order<deis, T>(c.solver_order, o, run);
-    }
-    case scheduler_class::euler: return run(euler<T>({.time = ode_time::sigma}));
-    case scheduler_class::heun: return run(heun<T>({.time = ode_time::sigma}));
-    case scheduler_class::lms: return run(lms<4, T>{});
-  }
-  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " has no sampler"));
+    throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " has no sampler"));
+  }();
+  // diffusers' Euler-type classes return their own x̃ = x/α, which differs where the grid ends above σ = 0.
+  if (const double out = final_scale(c, g); out != 1) simd::lincomb<T, 1>(x.span(), {T(out)}, {x.data});
+  return st;
 }
 
 // The instantiation the runtime library compiles once per type (cmake/ferry_runtime.cmake).

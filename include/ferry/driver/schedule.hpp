@@ -34,12 +34,16 @@ struct schedule {
   std::vector<level<T>> points;    ///< n + 1 levels: model evaluation points, then the end
   std::vector<level<T>> landings;  ///< empty, or n levels where step i lands
   direction dir = direction::sample;
+  /// The last step may have length 0 (diffusers' final_sigmas_type "sigma_min" on a grid that already
+  /// ends at σ_min: the solver takes it with h = 0 and leaves the state as it is). Off for every other grid.
+  bool zero_length_end = false;
 
   std::size_t steps() const { return points.empty() ? 0 : points.size() - 1; }
   step_span<T> step(std::size_t i) const {
     return {points[i], landings.empty() ? points[i + 1] : landings[i], i, steps()};
   }
-  /// Throws config_error unless σ decreases strictly (ties allowed only in landings) and all finite;
+  /// Throws config_error unless σ decreases strictly (ties allowed only in landings, and at the end
+  /// with zero_length_end) and all finite;
   /// an inversion schedule mirrors it (σ increases strictly).
   void validate() const {
     if (points.size() < 2) throw config_error(detail::cat("schedule: needs at least 2 levels, got ", points.size()));
@@ -51,7 +55,8 @@ struct schedule {
       const bool open_end = inv ? i == 0 : i + 1 == points.size();  // the end that may be σ = 0
       if (!(l.alpha >= 0) || !(l.sigma >= 0) || (!open_end && !std::isfinite(l.sigma)))
         throw config_error(detail::cat("schedule: level ", i, " has alpha=", l.alpha, ", sigma=", l.sigma));
-      if (i > 0 && !(inv ? l.lambda < points[i - 1].lambda : l.lambda > points[i - 1].lambda))
+      const bool zero_last = zero_length_end && !inv && i >= 2 && i + 1 == points.size() && l.lambda == points[i - 1].lambda;
+      if (i > 0 && !zero_last && !(inv ? l.lambda < points[i - 1].lambda : l.lambda > points[i - 1].lambda))
         throw config_error(detail::cat("schedule: noise must ", inv ? "increase" : "decrease", " strictly, but level ", i,
                                        " (sigma=", l.sigma, ", alpha=", l.alpha, ") is not ", inv ? "above" : "below",
                                        " level ", i - 1, " (sigma=", points[i - 1].sigma, ", alpha=", points[i - 1].alpha,
