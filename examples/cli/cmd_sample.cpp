@@ -28,6 +28,10 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
                                          : "a diffusers scheduler_config.json: invert as DDIMInverseScheduler.from_config(it) "
                                            "does; replaces --process/--grid/--solver");
   auto native = [&](CLI::Option* opt) { return opt->excludes(cfg); };
+  cmd->add_option("--mu", o.mu, "with --scheduler-config: set_timesteps(mu=M), dynamic shifting (FLUX, LTX, Wan)")->needs(cfg);
+  cmd->add_option("--image-seq-len", o.image_seq_len,
+                  "with --scheduler-config: mu as the FLUX pipeline's calculate_shift computes it from the config")
+      ->needs(cfg);
   add_native_options(cmd, o.native, native, !stochastic);
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);

@@ -51,10 +51,12 @@ void add_native_options(CLI::App* cmd, native_args& a, Native&& native, bool inv
                                       "ddim-uniform | beta | linear-quadratic | kl-optimal | ays-sd1 | ays-sdxl | gits | "
                                       "polyexponential | vp")
                           ->capture_default_str());
-  native(cmd->add_option("--sigmas", a.sigmas,
-                         "the exact sigma list to visit, .npy 1-D float64, decreasing (edm/ve: sigma; flow: the flow sigma; "
-                         "others: sigma/alpha); a final 0 steps to the data; replaces --grid")
-             ->excludes(grid));
+  // Not excluded by --scheduler-config: with one it is set_timesteps' sigmas argument.
+  cmd->add_option("--sigmas", a.sigmas,
+                  "the exact sigma list to visit, .npy 1-D float64, decreasing (edm/ve: sigma; flow: the flow sigma; "
+                  "others: sigma/alpha); a final 0 steps to the data; replaces --grid. With --scheduler-config: "
+                  "set_timesteps' sigmas (no final 0; the class appends what it appends)")
+      ->excludes(grid);
   native(cmd->add_option("--sigma-min", a.sigma_min, "low end of the grid, as sigma/alpha (polyexponential, kl-optimal: their sigma_min)"));
   native(cmd->add_option("--sigma-max", a.sigma_max, "high end of the grid, as sigma/alpha (polyexponential, kl-optimal: their sigma_max)"));
   native(cmd->add_option("--t-min", a.t_min, "low end of the grid, in the process's time"));

@@ -19,6 +19,8 @@ struct sample_args {
   std::string model, noise, step_noise, out, trajectory, scheduler_config, solver = "euler", prediction, ode_time_name = "native",
       shard, dtype, rng = "philox";  // dtype: float32 | float64, empty = the default rule; rng: philox | torch-cpu | torch-cuda
   native_args native;  // --process, --grid or --sigmas and their options
+  std::optional<double> mu;                  // with --scheduler-config: set_timesteps(mu=…)
+  std::optional<std::size_t> image_seq_len;  // with --scheduler-config: mu from the FLUX pipeline's calculate_shift
   std::size_t steps = 0, num_samples = 0;  // steps 0: as many as --sigmas gives
   std::uint64_t seed = 0;
   int threads = 1;

@@ -29,6 +29,7 @@
 #include "ferry/solvers/inversion.hpp"
 #include "native_args.hpp"
 #include "sample_args.hpp"
+#include "scheduler_args.hpp"
 #include "sample_fewstep.hpp"
 
 namespace ferry::cli {
@@ -90,8 +91,12 @@ sample_stats run_diffusers(const sample_args& o, gaussian_mixture<T>& model, bat
       throw config_error("invert --scheduler-config (DDIMInverseScheduler) runs in float64; drop --dtype float32");
     }
   }
-  const compat::diffusers_grid g = compat::set_timesteps(c, o.steps);
-  model.predicts = c.kind == compat::scheduler_class::flow_euler ? prediction::velocity : c.prediction_type;
+  // --sigmas with a config is set_timesteps' sigmas argument; --mu or --image-seq-len its mu.
+  std::size_t steps = o.steps;
+  const compat::timestep_args args = timestep_args_of(c, scheduler_flags{o.mu, o.image_seq_len, o.native.sigmas}, steps);
+  const compat::diffusers_grid g = compat::set_timesteps(c, steps, args);
+  for (const auto& w : g.warnings) std::cerr << "ferry: warning: " << w << "\n";
+  model.predicts = compat::model_prediction(c);
   scale_noise(x, compat::initial_scale(c, g));
   rec(step_report<T>{0, 0, {}, {}, 0, x.view()});  // the initial state is frame 0
   return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
@@ -269,10 +274,12 @@ void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, 
 // The run's scalar type: --dtype, else float64. The output is written in --dtype when it is given,
 // else in the dtype of the input file (--noise, --init, --data; float64 when the noise is drawn).
 void run_sample(const sample_args& args) {
-  // --sigmas: the run visits exactly that list, so --steps is its length - 1 (or must say so).
+  // --sigmas: the run visits exactly that list, so --steps is its length - 1 (or must say so). With a
+  // config it is set_timesteps' argument instead, and the class decides the steps.
   sample_args o = args;
   std::vector<double> sigmas;
-  if (!o.native.sigmas.empty()) {
+  const bool config = !o.scheduler_config.empty();
+  if (!config && !o.native.sigmas.empty()) {
     sigmas = read_sigmas(o.native.sigmas);
     if (sigmas.size() < 2) throw config_error(detail::cat(o.native.sigmas, ": sigmas has ", sigmas.size(), " entries; a run needs at least 2"));
     if (o.steps != 0 && o.steps != sigmas.size() - 1)
@@ -280,7 +287,7 @@ void run_sample(const sample_args& args) {
                                      sigmas.size() - 1, " steps; leave --steps out or give ", sigmas.size() - 1));
     o.steps = sigmas.size() - 1;
   }
-  if (o.steps == 0) throw config_error("--steps must be at least 1 (or give --sigmas)");
+  if (o.steps == 0 && !(config && !o.native.sigmas.empty())) throw config_error("--steps must be at least 1 (or give --sigmas)");
   if (o.threads < 1) throw config_error(detail::cat("--threads must be at least 1, got ", o.threads));
   if (!o.dtype.empty() && o.dtype != "float32" && o.dtype != "float64")
     throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
