@@ -1,5 +1,5 @@
 // words_eval: the words part of `ferry demo` on its own — every masked sampler draws words from the
-// trained MLP (built in, or --weights FILE), and the table, the samples and the figure are written
+// trained denoiser (built in, or --weights FILE), and the table, the samples and the figure are written
 // to --out (words_demo.hpp lists the files).
 //
 //   words_eval --out words-out --threads 2
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     if (e.temperature != 1) os << "@" << e.temperature;
     samplers.push_back(os.str());
   }
-  CLI::App app{"words_eval: masked samplers on the trained words MLP (valid-word rates, held-out NELBO)"};
+  CLI::App app{"words_eval: masked samplers on the trained words denoiser (valid-word rates, held-out NELBO)"};
   app.add_option("--weights", weights, "weights file (default: the built-in data/words_model.bin)");
   app.add_option("--train", train, "training words (default: the built-in data/train.txt)");
   app.add_option("--heldout", heldout, "held-out words (default: the built-in data/heldout.txt)");

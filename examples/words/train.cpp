@@ -20,7 +20,7 @@
 // own kernel, 4× Eigen's baseline-x86-64 GEMM here), Adam (Kingma & Ba 2015) with decoupled weight
 // decay on the matrices (AdamW), linear warm-up then cosine decay, and an exponential moving
 // average of the weights, which is what is saved. Every random draw comes from one
-// std::mt19937_64 seeded with --seed, so a run is the same for a seed.
+// std::mt19937_64 seeded with --seed, so a run is the same for a seed on any --threads.
 //
 //   words_train --out examples/words/data/words_model.bin          (from the repository's root)
 #include <CLI/CLI.hpp>
