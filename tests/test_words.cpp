@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../examples/words/words_eval.hpp"
+#include "alloc_counter.hpp"
 #include "catch.hpp"
 
 namespace {
@@ -110,4 +111,19 @@ TEST_CASE("words: the greedy decoder at temperature 0.5 reaches the issue's targ
   CHECK(std::size_t(r.valid_rate * 2000 + 0.5) == 926);   // 46.3% real words (target ≥ 30%)
   CHECK(std::size_t(r.heldout_rate * 2000 + 0.5) == 85);  // 4.25% held-out words (target ≥ 2%)
   CHECK(r.nfe == 32);
+}
+
+TEST_CASE("words: the model and its memo allocate nothing per call once warm", "[words][alloc]") {
+  const std::size_t n = 100, l = 12;
+  std::vector<std::int32_t> x(n * l, words::mask);
+  for (std::size_t i = 0; i < n; ++i) x[i * l + i % l] = std::int32_t(i % 27);
+  std::vector<double> out(n * l * 27);
+  const words::memo_denoiser cached(model());
+  const ferry::discrete::const_token_view v(x.data(), n, l);
+  model()(v, {}, out), cached(v, {}, out);  // the thread's scratch and table are sized here
+  x[0] = 3;  // one miss among hits
+  ferry_test::count_allocations count;
+  model()(v, {}, out);
+  cached(v, {}, out);
+  CHECK(count.count() == 0);
 }
