@@ -211,7 +211,9 @@ class trainer {
     for (std::size_t k0 = 0; k0 < k; k0 += chunk) {
       const std::size_t kk = std::min(chunk, k - k0);
       float* out = k0 == 0 ? y.data() : part_.data();  // part_ holds m × n here
+#ifdef _OPENMP
 #pragma omp parallel for num_threads(threads_) schedule(static)
+#endif
       for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(n); c += std::ptrdiff_t(block)) {
         const std::size_t first = std::size_t(c), cols = std::min(block, n - first);
         words::detail::matmul(w + k0 * m, x.data() + first * k + k0, out + first * m, m, kk, cols, k);

@@ -39,18 +39,23 @@ namespace words {
 inline constexpr std::uint32_t nelbo_order_stream = ferry::random::streams::categorical + 0x800000;
 
 /// The NELBO of the words (N × L token rows) in nats per word, averaged; the same for any thread count.
-inline double nelbo_nats(const word_denoiser& model, const std::vector<std::int32_t>& tokens, std::uint64_t seed, int threads = 1) {
+inline double nelbo_nats(const word_denoiser& model, const std::vector<std::int32_t>& tokens, std::uint64_t seed,
+                         [[maybe_unused]] int threads = 1) {
   const std::size_t length = model.length(), n = tokens.size() / length, v = vocab;
   if (n == 0 || tokens.size() % length) throw ferry::shape_error("words::nelbo_nats: no words, or rows of the wrong length");
   constexpr std::size_t chunk = 64;
   const std::size_t chunks = (n + chunk - 1) / chunk;
   std::vector<double> per_word(n, 0.0);
+#ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
+#endif
   {
     std::vector<std::int32_t> x(chunk * length);
     std::vector<std::size_t> order(chunk * length);
     std::vector<double> logits(chunk * length * v);
+#ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
+#endif
     for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(chunks); ++c) {
       const std::size_t first = std::size_t(c) * chunk, rows = std::min(chunk, n - first);
       for (std::size_t i = 0; i < rows; ++i) {  // Fisher–Yates, keyed by the word's index
