@@ -85,9 +85,9 @@ struct injected_noise {
 template <class T>
 struct runtime_noise {
   static constexpr bool active = true;
-  keyed_noise keyed;
-  injected_noise<T> injected;
-  torch_noise<T> torch;
+  keyed_noise keyed{};  // default member initialisers: a brace list may name the leading members only
+  injected_noise<T> injected{};
+  torch_noise<T> torch{};
 
   runtime_noise for_rows(std::uint64_t offset) const {
     return {keyed.for_rows(offset), injected.for_rows(offset), torch.for_rows(offset)};
