@@ -10,7 +10,7 @@
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/torch_generator.hpp"
-#include "sde_reference.hpp"
+#include "test_support.hpp"
 
 using namespace ferry;
 
