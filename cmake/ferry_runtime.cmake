@@ -6,7 +6,7 @@
 # It defines FERRY_RUNTIME_LIBRARY for its users, which turns the headers' `extern template`
 # declarations on. ferry's own programs link it; a project using the installed package may call
 # this function too (its TUs are generated into the build tree from the installed headers).
-set(FERRY_POLICY_FAMILIES RK DPM MULTISTEP ANCESTRAL SDE COMFY)
+set(FERRY_POLICY_FAMILIES RK DPM MULTISTEP ANCESTRAL SDE COMFY COMFY_MULTISTEP)
 
 function(ferry_add_runtime_library name)
   set(dir ${CMAKE_CURRENT_BINARY_DIR}/${name}_tu)

@@ -1,7 +1,8 @@
 #pragma once
 // What the multistep-sampler tests share (test_comfy_multistep.cpp, test_diffusers2_multistep.cpp):
 // allocation counts of bare steps, keyed runs for thread-count invariance, and convergence slopes
-// against the exact PF-ODE endpoint (a 4th-order run with many steps) on a Gaussian mixture.
+// against the exact PF-ODE endpoint (a 4th-order run with many steps) on a Gaussian mixture. Runs go
+// through the run-time boundary (runtime_support.hpp): the policies are the runtime library's.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/driver/pf_ode.hpp"
@@ -73,9 +75,7 @@ batch<double> keyed_run(const std::string& gmm_path, Solver solver, std::size_t 
   batch<double> x(rows, model.dim());
   ferry::random::fill_normal(seed, x.view(), 0, ferry::random::initial_noise_step);
   for (double& v : x.view().span()) v *= 80;
-  ferry::pf_ode<ferry::edm<double>, ferry::gaussian_mixture<double>, ferry::no_transform, ferry::keyed_noise> problem(
-      process, model, {}, ferry::keyed_noise{seed, 0});
-  ferry::sample(problem, ferry::make_schedule(uniform_lambda(steps, 80, 0.05, true)), solver, x.view(), ferry::no_observer{}, opt);
+  run_erased(solver, process, model, ferry::make_schedule(uniform_lambda(steps, 80, 0.05, true)), x.view(), keyed(seed), opt);
   return x;
 }
 
@@ -114,7 +114,7 @@ struct convergence {
     auto model = ferry::gaussian_mixture<double>::load(gmm_path);
     const ferry::edm<double> process;
     batch<double> x = x_start;
-    ferry::sample(model, process, ferry::make_schedule(uniform_lambda(n, smax, smin)), solver, x.view());
+    run_erased(solver, process, model, ferry::make_schedule(uniform_lambda(n, smax, smin)), x.view());
     return x;
   }
   /// Prints errors and slopes for n in ns; returns the mean of the last two slopes.

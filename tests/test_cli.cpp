@@ -19,6 +19,7 @@
 
 #include "cli_runner.hpp"
 #include "ferry/core/version.hpp"
+#include "ferry/runtime/solver_settings.hpp"
 
 namespace fs = std::filesystem;
 
@@ -139,13 +140,14 @@ TEST_CASE("ferry demo runs every sampler, writes its tables and figures, and err
   CHECK(r.out.find("| dpmpp-2m | ode | 16 |") != std::string::npos);  // the markdown table is printed too
 
   const std::vector<demo_row> rows = parse_results(slurp(out_dir / "results.csv"));
-  REQUIRE(rows.size() == 26 * 5 + 1);  // the 24 registry solvers and euler/heun with churn, at 5 step counts; the floor
+  const std::size_t samplers = ferry::solver_names.size() + 2;  // every registry name, euler/heun with churn
+  REQUIRE(rows.size() == samplers * 5 + 1);                     // at 5 step counts; the floor
   const demo_row floor = rows.back();
   REQUIRE(floor.kind == "exact");
   std::map<std::string, std::vector<demo_row>> by_sampler;
   for (const auto& row : rows)
     if (row.kind != "exact") by_sampler[row.sampler].push_back(row);
-  REQUIRE(by_sampler.size() == 26);
+  REQUIRE(by_sampler.size() == samplers);
   for (const char* name : {"euler", "heun", "midpoint", "rk4", "dopri5 tol 1e-3", "ddim", "dpmpp-2m", "unipc", "lms"})
     CHECK(by_sampler[name].front().kind == "ode");
   for (const char* name : {"ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde", "dpmpp-sde",
@@ -211,11 +213,11 @@ TEST_CASE("ferry demo --quick writes a table row per sampler and step count and 
   // A row per sampler and step count, in the CSV and the markdown table alike.
   const fs::path out_dir = dir.path / "a";
   const std::vector<demo_row> rows = parse_results(slurp(out_dir / "results.csv"));
-  REQUIRE(rows.size() == 26 * 5 + 1);
+  REQUIRE(rows.size() == (ferry::solver_names.size() + 2) * 5 + 1);
   std::map<std::string, std::vector<std::size_t>> steps;
   for (const auto& row : rows)
     if (row.kind != "exact") steps[row.sampler].push_back(row.steps);
-  CHECK(steps.size() == 26);
+  CHECK(steps.size() == ferry::solver_names.size() + 2);
   for (const auto& [name, s] : steps) CHECK(s == std::vector<std::size_t>{4, 8, 16, 32, 64});
   CHECK(count_lines(slurp(out_dir / "results.md")) == 2 + rows.size());  // header, rule, rows
   CHECK(parse_discrete(slurp(out_dir / "discrete.csv")).size() == 32);

@@ -161,6 +161,17 @@ struct fixture {
     times("times_nan.npy", {1.0, std::numeric_limits<double>::quiet_NaN(), 0.0});
     times("times_one.npy", {1.0});
     times("times_two.npy", {1.0, 0.5, 0.0});
+    // sample --sigmas (ComfyUI's sigma lists), --step-noise shapes
+    times("sig_ok.npy", {14.6, 3.0, 0.5, 0.0});
+    times("sig_up.npy", {14.6, 3.0, 5.0, 0.0});
+    times("sig_nan.npy", {14.6, std::numeric_limits<double>::quiet_NaN(), 0.0});
+    times("sig_zero.npy", {14.6, 0.0, 0.5, 0.0});
+    const std::vector<float> f32{14.6f, 3.0f, 0.0f};
+    write_bytes(p("sig_f32.npy"), ferry::io::format_npy(f32.data(), {f32.size()}));
+    const std::vector<double> w(2 * 8 * 2, 0.5), w4(4 * 1 * 8 * 2, 0.5), w5(3 * 5 * 2, 0.5);
+    write_bytes(p("w_short.npy"), ferry::io::format_npy(w.data(), {2, 8, 2}));
+    write_bytes(p("w_k1.npy"), ferry::io::format_npy(w4.data(), {4, 1, 8, 2}));
+    write_bytes(p("w_rows.npy"), ferry::io::format_npy(w5.data(), {3, 5, 2}));
   }
 };
 
@@ -185,6 +196,9 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
   const std::string inv = invert + "--data " + f.q("noise.npy") + " ";
   const std::string edit = sample + "--init " + f.q("noise.npy") + " ";
   const std::string noise = "noise --out " + quoted(out) + " ";
+  // sample with a sigma list (no --steps: the list gives them)
+  const std::string comfy = "sample --model gmm:" + f.q("gmm.json") + " --out " + quoted(out) + " --noise " + f.q("noise.npy") + " ";
+  const std::string comfy_ok = comfy + "--sigmas " + f.q("sig_ok.npy") + " ";
 
   std::vector<bad_input> cases = {
       // .npy noise: files
@@ -249,7 +263,7 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
        {"cfg_enum.json", "timestep_spacing", "trailling\\u001b"}},
       {"more steps than the spacing allows", "sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") +
                                                  " --out " + quoted(out) + " --steps 101 --scheduler-config " + f.q("cfg_small.json"),
-       {"steps = 101", "num_train_timesteps = 100"}},
+       {"steps = 101", "expected 1 to 100"}},
       // native sampling values
       {"steps 0", sample_z + "--steps 0", {"--steps", "from 1"}},
       {"negative steps", sample_z + "--steps -3", {"--steps", "\"-3\""}},
@@ -432,6 +446,42 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"noise: too many elements", noise + "--shape 65536,65537", {"--shape", "2^32 elements"}},
       {"noise: negative seed", noise + "--seed -1 --shape 4,2", {"--seed"}},
       {"noise: no shape", noise, {"--shape", "required"}},
+      // ComfyUI's samplers and schedulers (issue 19): sigma lists, step noise, names, tables, options
+      {"sigmas not decreasing", comfy + "--sigmas " + f.q("sig_up.npy"), {"sig_up.npy", "decrease strictly", "entry 2"}},
+      {"sigmas with a NaN", comfy + "--sigmas " + f.q("sig_nan.npy"), {"sig_nan.npy", "entry 1", "nan"}},
+      {"sigmas with an inner 0", comfy + "--sigmas " + f.q("sig_zero.npy"), {"sig_zero.npy", "entry 1", "only the last may be 0"}},
+      {"sigmas 2-D", comfy + "--sigmas " + f.q("noise.npy"), {"noise.npy", "1-D"}},
+      {"sigmas float32", comfy + "--sigmas " + f.q("sig_f32.npy"), {"sig_f32.npy", "float64", "<f4"}},
+      {"sigmas integer", comfy + "--sigmas " + f.q("init_rank1.npy"), {"init_rank1.npy", "float64"}},
+      {"sigmas above a flow's 1", comfy_ok + "--process flow", {"sig_ok.npy", "a flow's sigma lies in [0, 1]"}},
+      {"sigmas and --steps disagree", comfy_ok + "--steps 4", {"--steps 4", "3 steps"}},
+      {"sigmas and --grid", comfy_ok + "--grid karras", {"--sigmas", "--grid"}},
+      {"step noise for too few steps", comfy_ok + "--solver euler-ancestral --step-noise " + f.q("w_short.npy"),
+       {"w_short.npy", "(2, 8, 2)", "S >= 3"}},
+      {"step noise of another batch", comfy_ok + "--solver er-sde --step-noise " + f.q("w_rows.npy"), {"w_rows.npy", "(3, 5, 2)", "8, 2)"}},
+      {"step noise with too few draws a step", comfy_ok + "--solver seeds-3 --step-noise " + f.q("w_k1.npy"), {"K >= 2", "draws 2"}},
+      {"step noise 2-D", comfy_ok + "--solver seeds-2 --step-noise " + f.q("noise.npy"), {"noise.npy", "3-D (S, N, D) or 4-D"}},
+      {"unknown ComfyUI sampler", comfy_ok + "--solver ipndm-w", {"\"ipndm-w\"", "did you mean \"ipndm-v\""}},
+      {"unknown ComfyUI grid", sample_z + "--process discrete-vp --grid sgm-unifrom", {"\"sgm-unifrom\"", "did you mean \"sgm-uniform\""}},
+      {"a table grid without a table", sample_z + "--process edm --grid simple", {"simple", "discrete sigma table", "edm"}},
+      {"a table grid on a flow without a table", sample_z + "--process flow --shift 3 --grid normal", {"normal", "num_train_timesteps"}},
+      {"sa-solver without its interval on edm", comfy_ok + "--solver sa-solver", {"--sde-start-sigma", "--process edm"}},
+      {"sa-solver interval reversed", comfy_ok + "--solver sa-solver --sde-start-sigma 0.5 --sde-end-sigma 5",
+       {"sde_start_sigma = 0.5", "sde_end_sigma = 5"}},
+      {"sa-solver predictor order 5", comfy_ok + "--solver sa-solver-pece --predictor-order 5 --sde-start-sigma 5 --sde-end-sigma 0.5",
+       {"predictor_order = 5", "1 to 4"}},
+      {"ipndm max order 5", comfy_ok + "--solver ipndm --max-order 5", {"ipndm", "max_order 5", "1 to 4"}},
+      {"deis max order 5", comfy_ok + "--solver deis --max-order 5", {"deis", "max_order 5", "1 to 4"}},
+      {"unknown deis mode", comfy_ok + "--solver deis --deis-mode rhoab", {"deis_mode \"rhoab\"", "tab or logrho"}},
+      {"er-sde max stage 4", comfy_ok + "--solver er-sde --max-stage 4", {"max_stage = 4"}},
+      {"res-multistep negative eta", comfy_ok + "--solver res-multistep-ancestral --eta -1", {"res-multistep", "eta"}},
+      {"unknown dpm-singlestep algorithm", comfy_ok + "--solver dpm-singlestep --algorithm-type dpmsolver+",
+       {"\"dpmsolver+\"", "did you mean \"dpmsolver++\""}},
+      {"info: a table grid without a table", "info --process edm --grid beta --steps 10 --json", {"beta", "discrete sigma table"}},
+      {"info: unknown ComfyUI grid", "info --process discrete-vp --grid ays-sd2 --steps 10", {"\"ays-sd2\"", "did you mean"}},
+      {"info: grid without --steps", "info --process discrete-vp --grid simple", {"--steps"}},
+      {"info: native with --mu", "info --process flow --grid simple --steps 4 --mu 0.5", {"--mu", "--scheduler-config"}},
+      {"info: gits coefficient", "info --process discrete-vp --grid gits --steps 10 --coeff 2", {"coeff"}},
   };
 
   for (const bad_input& c : cases) {
@@ -480,6 +530,11 @@ TEST_CASE("the good inputs of the error table do run (the table's failures are t
   CHECK(g.code == 0);
   const run_result d = run_cli("sample-discrete --num-samples 4 --steps 4 --out " + quoted(out) + " --model mixture:" + f.q("dm.json"), f.dir);
   CHECK(d.code == 0);
+  const run_result h = run_cli("sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") + " --sigmas " + f.q("sig_ok.npy") +
+                                   " --solver seeds-3 --step-noise " + f.q("w_k1.npy") + " --eta 0 --out " + quoted(out), f.dir);
+  CHECK(h.code == 0);  // seeds-3 with eta 0 draws nothing: any step noise will do
+  const run_result i = run_cli("info --process discrete-vp --grid simple --steps 4 --json", f.dir);
+  CHECK(i.code == 0);
   for (const char* rng : {"philox", "torch-cpu", "torch-cuda"}) {
     const run_result n = run_cli(std::string("noise --rng ") + rng + " --shape 4,2 --out " + quoted(out), f.dir);
     CHECK(n.code == 0);

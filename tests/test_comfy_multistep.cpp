@@ -1,7 +1,8 @@
 // ComfyUI's multistep samplers (issue 19): ipndm, ipndm_v, deis (tabulated tAB-DEIS), res_multistep(_ancestral),
 // sa_solver(_pece), uni_pc(_bh2). Parity with ComfyUI a125cd8 on tests/data/comfy (given σ lists,
 // injected draws, eps and const model samplings), convergence orders against the exact PF-ODE
-// endpoint, allocation-free steps and the same bytes for any thread count.
+// endpoint, allocation-free steps and the same bytes for any thread count. Runs go through the
+// run-time boundary (runtime_support.hpp), where the flow view is read from the levels.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "alloc_counter.hpp"
 #include "catch.hpp"
 #include "multistep_support.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/driver/pf_ode.hpp"
@@ -26,10 +28,10 @@
 #include "ferry/process/flow.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/runtime/problem.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 #include "ferry/solvers/ode/ipndm.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
+#include "ferry/solvers/offset_first_sigma.hpp"
 #include "ferry/solvers/sde/res_multistep.hpp"
 #include "ferry/solvers/sde/sa_solver.hpp"
 
@@ -70,8 +72,7 @@ batch<double> run_case(const nlohmann::json& c, const Process& process, Solver s
   model.predicts = prediction::data;
   batch<double> x = load("noise");
   simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
-  pf_ode<Process, mixture, no_transform, injected_noise<double>> problem(process, model, {}, step_noise().source());
-  ferry::sample(problem, sched, solver, x.view());
+  ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(step_noise().source()));
   return x;
 }
 
@@ -112,10 +113,12 @@ TEST_CASE("ComfyUI's uni_pc and uni_pc_bh2 are UniPC-3 configurations", "[comfy]
 }
 
 namespace {
-sa_solver<double> comfy_sa(const nlohmann::json& c, bool pece) {
+// ComfyUI's sa_solver calls offset_first_sigma_for_snr: the one wrapper (a no-op on the eps cases).
+offset_first_sigma<sa_solver<double>> comfy_sa(const nlohmann::json& c, bool pece) {
   const auto& o = c.at("options");
-  return sa_solver<double>({.use_pece = pece, .eta = o.at("eta").get<double>(), .sde_start_sigma = o.at("sde_start_sigma").get<double>(),
-                            .sde_end_sigma = o.at("sde_end_sigma").get<double>()});
+  return with_first_sigma_offset(sa_solver<double>({.use_pece = pece, .eta = o.at("eta").get<double>(),
+                                                    .sde_start_sigma = o.at("sde_start_sigma").get<double>(),
+                                                    .sde_end_sigma = o.at("sde_end_sigma").get<double>()}));
 }
 }  // namespace
 
@@ -181,7 +184,7 @@ TEST_CASE("on a flow process ComfyUI's samplers step the flow state in the flow 
   for (std::size_t i = 0; i < x.size(); ++i) expect.data()[i] = x.data()[i] + (0.6 - 0.9) * (x.data()[i] - d.data()[i]) / 0.9;
   auto one_step = [&](auto solver) {
     batch<double> y = x;
-    ferry::sample(model, process, make_schedule(levels), solver, y.view());
+    ferry_test::run_erased(solver, process, model, make_schedule(levels), y.view());
     return ferry_test::max_abs_diff(y, expect);
   };
   CHECK(one_step(ipndm<double>{}) < 1e-14);
@@ -208,33 +211,36 @@ TEST_CASE("ComfyUI's default SA-Solver interval from the model sampling", "[comf
   CHECK(start == Approx(o.at("sde_start_sigma").get<double>()).epsilon(1e-14));
   CHECK(end == Approx(o.at("sde_end_sigma").get<double>()).epsilon(1e-14));
   CHECK_CONFIG_ERROR(comfy_sa_solver_interval(edm<double>{}), "sde_start_sigma");
-  // SD1's table (diffusers' float32 one here; ComfyUI's differs by ~1e-5 relative): the eps cases' values
-  const auto sd1 = comfy_sa_solver_interval(discrete_vp<double>::diffusers(beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
+  // SD1's table as ComfyUI keeps it (discrete_vp::comfy: float64 ᾱ, σ in float32, log σ interpolated in
+  // float32 at timestep 0.8·999 and 0.2·999): the eps cases' values, bit for bit
+  const auto sd1 = comfy_sa_solver_interval(discrete_vp<double>::comfy(beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
   const auto& e = comfy_cases().at("sa_solver_eps_karras_16").at("options");
-  CHECK(sd1.first == Approx(e.at("sde_start_sigma").get<double>()).epsilon(1e-4));
-  CHECK(sd1.second == Approx(e.at("sde_end_sigma").get<double>()).epsilon(1e-4));
+  CHECK(sd1.first == e.at("sde_start_sigma").get<double>());
+  CHECK(sd1.second == e.at("sde_end_sigma").get<double>());
+  // diffusers' float32 table differs from ComfyUI's by ~1e-5 relative
+  const auto f32 = comfy_sa_solver_interval(discrete_vp<double>::diffusers(beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
+  CHECK(f32.first == Approx(e.at("sde_start_sigma").get<double>()).epsilon(1e-4));
+  CHECK(f32.second == Approx(e.at("sde_end_sigma").get<double>()).epsilon(1e-4));
 }
 
-TEST_CASE("behind the run-time boundary the flow view is named, not deduced", "[comfy][multistep][parity]") {
-  // runtime_problem's any_process hides the flow type: comfy_view::flow gives ComfyUI's const results;
-  // automatic falls back to the EDM view (x/α), which cannot start from the flow's pure noise (α = 0).
+TEST_CASE("the flow view is read from the levels; flow_view = false and the plain SA-Solver refuse a flow's pure noise", "[comfy][multistep]") {
+  // The const cases above run behind the run-time boundary (any_process hides the flow type) with the
+  // policies' defaults: the view is the levels' (α + σ = 1). Switched off, the EDM view x/α cannot start
+  // at the flow's α = 0; SA-Solver needs λ > −∞ there, which ComfyUI's first-σ offset (the wrapper) gives.
   auto erased = [](const std::string& name, auto solver) {
     const nlohmann::json& c = comfy_cases().at(name);
     const auto sigmas = c.at("sigmas").get<std::vector<double>>();
     const flow<double> process(3.0);
-    const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
     mixture gmm = mixture::load(comfy_dir + "gmm.json");
     batch<double> x = load("noise");
     simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
-    const any_process<double> p(process);
-    model_ref<double> m(gmm);
-    runtime_problem<double> problem(p, m, {}, runtime_noise<double>{{}, step_noise().source()});
-    ferry::sample(problem, sched, solver, x.view());
+    ferry_test::run_erased(solver, process, gmm, make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas))), x.view(),
+                           ferry_test::injected(step_noise().source()));
     return ferry_test::max_abs_diff(x, load(name));
   };
-  CHECK(erased("res_multistep_const_shift3_16", res_multistep<double>({.view = comfy_view::flow})) < 1e-12);
-  CHECK_THROWS_AS(erased("res_multistep_const_shift3_16", res_multistep<double>{}), numeric_error);
+  CHECK_THROWS_AS(erased("res_multistep_const_shift3_16", res_multistep<double>({.flow_view = false})), numeric_error);
   const auto& o = comfy_cases().at("sa_solver_const_shift3_12").at("options");
-  CHECK(erased("sa_solver_const_shift3_12", sa_solver<double>({.eta = 1, .sde_start_sigma = o.at("sde_start_sigma").get<double>(),
-                                                                .sde_end_sigma = o.at("sde_end_sigma").get<double>(), .view = comfy_view::flow})) < 1e-12);
+  const sa_solver<double> plain({.eta = 1, .sde_start_sigma = o.at("sde_start_sigma").get<double>(), .sde_end_sigma = o.at("sde_end_sigma").get<double>()});
+  CHECK_CONFIG_ERROR(erased("sa_solver_const_shift3_12", plain), "alpha");
+  CHECK(erased("sa_solver_const_shift3_12", with_first_sigma_offset(plain)) < 1e-4);
 }

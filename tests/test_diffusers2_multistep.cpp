@@ -1,7 +1,8 @@
 // diffusers' remaining multistep schedulers (issue 18 §1) as ferry policies: PNDMScheduler (PLMS and the
 // pseudo-RK warm-up), IPNDMScheduler, DPMSolverSinglestepScheduler, SASolverScheduler and
 // CosineDPMSolverMultistepScheduler. Each runs on the case's own recorded grid (tests/data/diffusers2,
-// diffusers 58eb52c) with the injected draws and must land within 1e-4 of diffusers' samples.
+// diffusers 58eb52c) with the injected draws and must land within 1e-4 of diffusers' samples. Runs go
+// through the run-time boundary (runtime_support.hpp): the policies are the runtime library's.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 
 #include "catch.hpp"
 #include "multistep_support.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
@@ -81,11 +83,9 @@ batch<double> run(const Process& process, const schedule<double>& sched, Solver 
   simd::lincomb<double, 1>(x.view().span(), {init}, {x.data()});
   if (exact_level) {  // diffusers' float32 α_t, σ_t for the solver, the exact level for the model
     compat::exact_level_model<mixture> model{gmm};
-    pf_ode<Process, decltype(model), no_transform, injected_noise<double>> problem(process, model, {}, step_noise().source());
-    ferry::sample(problem, sched, solver, x.view());
+    ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(step_noise().source()));
   } else {
-    pf_ode<Process, mixture, no_transform, injected_noise<double>> problem(process, gmm, {}, step_noise().source());
-    ferry::sample(problem, sched, solver, x.view());
+    ferry_test::run_erased(solver, process, gmm, sched, x.view(), ferry_test::injected(step_noise().source()));
   }
   return x;
 }

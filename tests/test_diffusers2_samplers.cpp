@@ -2,7 +2,8 @@
 // (issue 18 §1) as ferry policies, against diffusers' own loops (tests/data/diffusers2, diffusers
 // 58eb52c). Each case runs through ferry::sample on the EDM process over the σ's of the case's own
 // grid (grid.sigmas, de-interleaved: the class visits each σ twice), x = init_noise_sigma·z, with
-// the exact mixture answering x̂0 (the prediction type only changes how diffusers converts, not x̂0).
+// the exact mixture answering x̂0 (the prediction type only changes how diffusers converts, not x̂0),
+// through the run-time boundary (runtime_support.hpp): the policies are the runtime library's.
 //
 // Draws: diffusers' step() call i uses step_noise[i] (40, N, D); ferry's step i is calls 2i, 2i + 1,
 // so the file is read as (20, 2, N, D): KDPM2Ancestral draws in its second call (stream 0 of the file
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/driver/pf_ode.hpp"
@@ -76,9 +78,8 @@ batch<double> run_case(const std::string& name, Solver solver, std::size_t first
   mixture model = mixture::load(dir + "gmm.json");
   batch<double> x = load("noise");
   simd::lincomb<double, 1>(x.view().span(), {init}, {x.data()});
-  pf_ode<edm<double>, mixture, no_transform, injected_noise<double>> problem(process, model, {},
-                                                                           calls_as_streams(first_call, x.rows(), x.cols()));
-  const sample_stats st = ferry::sample(problem, sched, solver, x.view(), no_observer{}, opt);
+  const sample_stats st =
+      ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(calls_as_streams(first_call, x.rows(), x.cols())), opt);
   if (opt.threads == 1 && opt.chunk_rows == 0) CHECK(st.nfe == c.at("grid").at("timesteps").size());  // one model call per step() call
   return x;
 }

@@ -89,13 +89,15 @@ struct entry {
 };
 
 /// Every registry name (dopri5 at rtol = atol = 1e-3: its error is set by the tolerance, the grid
-/// only sets where it stops), then Karras churn on euler and heun.
+/// only sets where it stops; SA-Solver with ComfyUI's noise interval of SD1, percent_to_sigma(0.2) …
+/// (0.8), which EDM has no table to give), then Karras churn on euler and heun.
 std::vector<entry> roster() {
   std::vector<entry> all;
   for (const std::string_view name : solver_names) {
     entry e{std::string(name), {}};
     e.settings.name = name;
     if (name == "dopri5") e.label = "dopri5 tol 1e-3", e.settings.rtol = e.settings.atol = 1e-3;
+    if (name == "sa-solver" || name == "sa-solver-pece") e.settings.sde_start_sigma = 5.0924, e.settings.sde_end_sigma = 0.5712;
     all.push_back(std::move(e));
   }
   for (const char* name : {"euler", "heun"}) {
@@ -363,12 +365,19 @@ int legend_width(const std::vector<series>& lines) {
   return 36 + w;
 }
 
-/// Log-log charts side by side (`pitch` apart, `panel` pixels square) and one legend at legend_x.
+/// Log-log charts side by side (`pitch` apart, `panel` pixels square) and one legend at legend_x, in
+/// as many columns as the chart's height needs (22 pixels a row).
 void draw_figure_with_legend(const fs::path& path, const std::vector<loglog_chart>& charts, const std::vector<series>& legend,
                              int left, int pitch, int panel, int legend_x) {
-  detail::canvas img(legend_x + legend_width(legend) + 20, panel + 120);
+  const std::size_t fit = std::size_t(panel + 40) / 22, columns = std::max<std::size_t>(1, (legend.size() + fit - 1) / fit);
+  const std::size_t per_column = (legend.size() + columns - 1) / columns;  // balanced
+  std::vector<std::vector<series>> column(columns);
+  for (std::size_t i = 0; i < legend.size(); ++i) column[i / per_column].push_back(legend[i]);
+  int width = legend_x;
+  for (const auto& c : column) width += legend_width(c) + 20;
+  detail::canvas img(width, panel + 120);
   for (std::size_t c = 0; c < charts.size(); ++c) draw_loglog_panel(img, {left + int(c) * pitch, 50, panel, panel}, charts[c]);
-  draw_legend(img, legend_x, 56, legend);
+  for (int x = legend_x; const auto& c : column) draw_legend(img, x, 56, c), x += legend_width(c) + 20;
   write_png(path, img);
 }
 

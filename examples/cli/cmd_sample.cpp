@@ -36,14 +36,26 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : " ") + std::string(v);
   if (stochastic) names += " consistency meanflow (few-step: the mixture's exact flow map is the distilled model)";
-  else names = "a deterministic solver: euler heun midpoint rk4 dopri5 ddim dpmpp-1 dpmpp-2m dpmpp-3m dpmpp-2s unipc deis lms dpm-2 kdpm2 heunpp2 gradient-estimation";
+  else
+    names = "a deterministic solver: euler heun midpoint rk4 dopri5 ddim dpmpp-1 dpmpp-2m dpmpp-3m dpmpp-2s unipc uni-pc uni-pc-bh2 "
+            "deis lms ipndm ipndm-v pndm heunpp2 gradient-estimation";
   native(cmd->add_option("--solver", o.solver, names)->capture_default_str());
   native(cmd->add_option("--prediction", o.prediction,
                          "what the model predicts: epsilon | data | v | score | velocity (default: data, velocity for flow)"));
   native(cmd->add_option("--rtol", o.rtol, "relative tolerance: dopri5 (default 1e-5), dpm-adaptive (0.05); few-step oracles: at most 1e-10"));
   native(cmd->add_option("--atol", o.atol, "absolute tolerance: dopri5 (default 1e-5), dpm-adaptive (0.0078); few-step oracles: at most 1e-10"));
   native(cmd->add_option("--ode-time", o.ode_time_name, "Runge–Kutta time variable: native | sigma | lambda")->capture_default_str());
-  native(cmd->add_option("--order", o.order, "unipc/deis order (1-3), lms order (1-4), dpm-adaptive order (2-3)"));
+  native(cmd->add_option("--order", o.order,
+                         "unipc, dpm-singlestep order (1-3, default 2), lms (1-4), dpm-adaptive (2-3); deis, ipndm: as --max-order"));
+  native(cmd->add_option("--max-order", o.stochastic.max_order,
+                         "ipndm, ipndm-v: max_order (1-4, default 4); deis: max_order (tab 1-4, default 3; logrho 1-3, default 2)"));
+  native(cmd->add_option("--deis-mode", o.stochastic.deis_mode,
+                         "deis: tab (ComfyUI's tAB-DEIS, its quadrature) | logrho (rhoAB-DEIS in log rho, diffusers' DEISMultistepScheduler)")
+             ->capture_default_str());
+  native(cmd->add_flag("--skip-prk-steps", o.stochastic.skip_prk_steps, "pndm: PLMS from the first step (no pseudo Runge-Kutta warm-up)"));
+  native(cmd->add_option("--algorithm-type", o.stochastic.algorithm_type,
+                         stochastic ? "dpm-singlestep: dpmsolver++ | dpmsolver | sde-dpmsolver++" : "dpm-singlestep: dpmsolver++ | dpmsolver")
+             ->capture_default_str());
   native(cmd->add_option("--ge-gamma", o.stochastic.ge_gamma, "gradient-estimation: gamma")->capture_default_str());
   native(cmd->add_option("--h-init", o.stochastic.h_init, "dpm-adaptive: the first step in lambda")->capture_default_str());
   native(cmd->add_option("--pcoeff", o.stochastic.pcoeff, "dpm-adaptive: the PID controller's P")->capture_default_str());
@@ -72,6 +84,15 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   native(cmd->add_option("--r-1", o.stochastic.r_1, "seeds-3: its first stage")->capture_default_str());
   native(cmd->add_option("--r-2", o.stochastic.r_2, "seeds-3: its second stage")->capture_default_str());
   native(cmd->add_option("--max-stage", o.stochastic.max_stage, "er-sde: its stages, 1 to 3")->capture_default_str());
+  native(cmd->add_option("--predictor-order", o.stochastic.predictor_order, "sa-solver: the predictor's order, 1 to 4")->capture_default_str());
+  native(cmd->add_option("--corrector-order", o.stochastic.corrector_order, "sa-solver: the corrector's order, 1 to 4")->capture_default_str());
+  native(cmd->add_flag("--use-pece", o.stochastic.use_pece, "sa-solver: evaluate the corrected state again (= sa-solver-pece)"));
+  native(cmd->add_flag("--simple-order-2", o.stochastic.simple_order_2, "sa-solver: the paper's simpler weights at order 2"));
+  native(cmd->add_option("--sde-start-sigma", o.stochastic.sde_start_sigma,
+                         "sa-solver: tau = eta on sigma <= this (default: percent_to_sigma(0.2) of discrete-vp or flow; required on "
+                         "other processes)"));
+  native(cmd->add_option("--sde-end-sigma", o.stochastic.sde_end_sigma,
+                         "sa-solver: tau = eta on sigma >= this (default: percent_to_sigma(0.8) of discrete-vp or flow)"));
   return cfg;
 }
 

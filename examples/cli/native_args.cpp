@@ -1,6 +1,7 @@
 // The process and grid flags (native_args.hpp) turned into library objects.
 #include "native_args.hpp"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,17 @@ std::vector<double> read_sigmas(const std::string& path) {
   const io::npy_array s = io::read_npy(path);
   if (s.ndim() != 1) throw shape_error(detail::cat(path, ": sigmas must be 1-D, got ", s.ndim(), " dimensions"));
   if (s.dtype() != io::npy_dtype::f8) throw io_error(detail::cat(path, ": sigmas must be float64, got ", io::npy_descr(s.dtype())));
-  return s.as<double>();
+  std::vector<double> v = s.as<double>();
+  if (v.size() < 2) throw config_error(detail::cat(path, ": sigmas has ", v.size(), " entries; a run needs at least 2"));
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const bool last = i + 1 == v.size();
+    if (!std::isfinite(v[i]) || v[i] < 0 || (v[i] == 0 && !last))
+      throw config_error(detail::cat(path, ": sigmas entry ", i, " is ", v[i], "; expected finite values > 0 (only the last may be 0)"));
+    if (i > 0 && !(v[i] < v[i - 1]))
+      throw config_error(detail::cat(path, ": sigmas must decrease strictly, but entry ", i, " (", v[i], ") ",
+                                     v[i] == v[i - 1] ? "repeats" : "is above", " entry ", i - 1, " (", v[i - 1], ")"));
+  }
+  return v;
 }
 
 template native_process<double> make_process<double>(const native_args&);

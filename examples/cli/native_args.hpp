@@ -35,9 +35,10 @@ struct native_args {
 };
 
 /// Adds the process and grid flags; `native` marks each as excluded by --scheduler-config (or is
-/// the identity where there is none). `invert`: --final-zero's help speaks of inversion.
+/// the identity where there is none). `invert`: --final-zero's help speaks of inversion. `sigmas`:
+/// add --sigmas too (`ferry info` has its own, set_timesteps' argument).
 template <class Native>
-void add_native_options(CLI::App* cmd, native_args& a, Native&& native, bool invert) {
+void add_native_options(CLI::App* cmd, native_args& a, Native&& native, bool invert, bool sigmas = true) {
   native(cmd->add_option("--process", a.process, "vp-linear | vp-cosine | ve | edm | flow | discrete-vp")->capture_default_str());
   native(cmd->add_option("--shift", a.shift, "flow: the time shift of its sigmas (SD3)")->capture_default_str());
   native(cmd->add_option("--num-train-timesteps", a.num_train_timesteps,
@@ -52,11 +53,12 @@ void add_native_options(CLI::App* cmd, native_args& a, Native&& native, bool inv
                                       "polyexponential | vp")
                           ->capture_default_str());
   // Not excluded by --scheduler-config: with one it is set_timesteps' sigmas argument.
-  cmd->add_option("--sigmas", a.sigmas,
-                  "the exact sigma list to visit, .npy 1-D float64, decreasing (edm/ve: sigma; flow: the flow sigma; "
-                  "others: sigma/alpha); a final 0 steps to the data; replaces --grid. With --scheduler-config: "
-                  "set_timesteps' sigmas (no final 0; the class appends what it appends)")
-      ->excludes(grid);
+  if (sigmas)
+    cmd->add_option("--sigmas", a.sigmas,
+                    "the exact sigma list to visit, .npy 1-D float64, decreasing (edm/ve: sigma; flow: the flow sigma; "
+                    "others: sigma/alpha); a final 0 steps to the data; replaces --grid. With --scheduler-config: "
+                    "set_timesteps' sigmas (no final 0; the class appends what it appends)")
+        ->excludes(grid);
   native(cmd->add_option("--sigma-min", a.sigma_min, "low end of the grid, as sigma/alpha (polyexponential, kl-optimal: their sigma_min)"));
   native(cmd->add_option("--sigma-max", a.sigma_max, "high end of the grid, as sigma/alpha (polyexponential, kl-optimal: their sigma_max)"));
   native(cmd->add_option("--t-min", a.t_min, "low end of the grid, in the process's time"));
@@ -84,7 +86,8 @@ native_process<T> make_process(const native_args& a);
 template <class T>
 grid_spec<T> make_grid_spec(const native_args& a, std::size_t steps);
 
-/// --sigmas: the file's 1-D float64 list (its checks as a schedule are levels_at_sigmas').
+/// --sigmas: the file's 1-D float64 list, finite, > 0 but for a final 0, strictly decreasing (one line
+/// naming the file and the entry otherwise; a flow's bound σ <= 1 is levels_at_sigmas').
 std::vector<double> read_sigmas(const std::string& path);
 
 extern template native_process<double> make_process<double>(const native_args&);

@@ -119,15 +119,37 @@ std::vector<level<T>> native_levels(const sample_args& o, const solver_settings&
   const std::vector<T> list = sigmas.empty() ? std::vector<T>() : std::vector<T>(sigmas.begin(), sigmas.end());
   const std::vector<T> own = own_sigmas<T>(s, sigmas.empty() ? std::span<const T>(grid_sigmas(p, spec)) : std::span<const T>(list));
   if (!own.empty()) return levels_at_sigmas(p, std::span<const T>(own));
-  if (!list.empty()) return levels_at_sigmas(p, std::span<const T>(list));
+  if (!list.empty()) {
+    try {
+      return levels_at_sigmas(p, std::span<const T>(list));
+    } catch (const config_error& e) {  // the process's own bounds (a flow's σ <= 1)
+      throw config_error(detail::cat(o.native.sigmas, ": ", e.what(), " (--process ", o.native.process, ")"));
+    }
+  }
   return make_grid(p, spec);
 }
 
+// What the process gives a solver that ComfyUI takes from the model sampling: SA-Solver's noise
+// interval percent_to_sigma(0.2) … (0.8) (comfy_sa_solver_interval), where the flags leave it unset.
+template <class P>
+void process_settings(const sample_args& o, solver_settings& s, const P& p) {
+  const bool sa = s.name == "sa-solver" || s.name == "sa-solver-pece";
+  if (!sa || !(s.eta.value_or(1) > 0) || (s.sde_start_sigma && s.sde_end_sigma)) return;
+  const std::optional<double> start = comfy_percent_to_sigma(p, 0.2), end = comfy_percent_to_sigma(p, 0.8);
+  if (!start || !end)
+    throw config_error(detail::cat("--solver ", s.name, " takes ComfyUI's noise interval from a model's sigma table (percent_to_sigma ",
+                                   "0.2 to 0.8: --process discrete-vp or flow); --process ", o.native.process,
+                                   " has none: give --sde-start-sigma and --sde-end-sigma"));
+  if (!s.sde_start_sigma) s.sde_start_sigma = *start;
+  if (!s.sde_end_sigma) s.sde_end_sigma = *end;
+}
+
 template <class T>
-native_setup<T> make_native(const sample_args& o, const solver_settings& s, batch<T>& x, std::uint64_t first_row,
+native_setup<T> make_native(const sample_args& o, solver_settings& s, batch<T>& x, std::uint64_t first_row,
                             const std::vector<double>& sigmas) {
   return std::visit(
       [&](const auto& p) {
+        process_settings(o, s, p);
         const std::vector<level<T>> levels = native_levels<T>(o, s, p, sigmas);
         native_setup<T> r{any_process<T>(p), {}};
         if (o.invert) {

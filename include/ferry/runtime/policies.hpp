@@ -30,11 +30,16 @@
 #include "ferry/solvers/sde/pc_langevin.hpp"
 #include "ferry/solvers/ode/dpm_adaptive.hpp"
 #include "ferry/solvers/ode/dpm_fast.hpp"
+#include "ferry/solvers/ode/dpm_singlestep.hpp"
 #include "ferry/solvers/ode/gradient_estimation.hpp"
 #include "ferry/solvers/ode/heunpp2.hpp"
+#include "ferry/solvers/ode/ipndm.hpp"
+#include "ferry/solvers/ode/pndm.hpp"
 #include "ferry/solvers/offset_first_sigma.hpp"
 #include "ferry/solvers/sde/dpm_2.hpp"
 #include "ferry/solvers/sde/er_sde.hpp"
+#include "ferry/solvers/sde/res_multistep.hpp"
+#include "ferry/solvers/sde/sa_solver.hpp"
 #include "ferry/solvers/sde/seeds.hpp"
 
 namespace ferry::policy {
@@ -66,6 +71,8 @@ template <class T> using er_sde = offset_first_sigma<ferry::er_sde<T>>;
 template <class T> using dpmpp_2m_sde_offset = offset_first_sigma<dpmpp_multistep_sde<2, T>>;
 template <class T> using dpmpp_3m_sde_offset = offset_first_sigma<dpmpp_multistep_sde<3, T>>;
 template <class T> using dpmpp_sde_offset = offset_first_sigma<ferry::dpmpp_sde<T>>;
+template <class T> using deis_4 = deis<4, T>;
+template <class T> using sa_solver_offset = offset_first_sigma<ferry::sa_solver<T>>;
 }  // namespace ferry::policy
 
 // The families: X(policy type, scalar type) for each member.
@@ -92,8 +99,14 @@ template <class T> using dpmpp_sde_offset = offset_first_sigma<ferry::dpmpp_sde<
   X(::ferry::gradient_estimation<T>, T) X(::ferry::policy::seeds_2<T>, T) X(::ferry::policy::seeds_3<T>, T)       \
   X(::ferry::policy::er_sde<T>, T) X(::ferry::policy::dpmpp_2m_sde_offset<T>, T) X(::ferry::policy::dpmpp_3m_sde_offset<T>, T) \
   X(::ferry::policy::dpmpp_sde_offset<T>, T)
+// ComfyUI's multistep samplers (ipndm, ipndm-v; deis's tab mode at max_order 4; res-multistep(-ancestral);
+// sa-solver(-pece) with the first-σ offset) and diffusers' PNDM and single-step DPM-Solver; the plain
+// SA-Solver is diffusers' SASolverScheduler's.
+#define FERRY_POLICIES_COMFY_MULTISTEP(X, T)                                                                    \
+  X(::ferry::ipndm<T>, T) X(::ferry::policy::deis_4<T>, T) X(::ferry::res_multistep<T>, T) X(::ferry::sa_solver<T>, T) \
+  X(::ferry::policy::sa_solver_offset<T>, T) X(::ferry::pndm<T>, T) X(::ferry::dpm_singlestep<T>, T)
 // Every family, by its macro's suffix (cmake/ferry_runtime.cmake lists the same names).
-#define FERRY_POLICY_FAMILIES(F) F(RK) F(DPM) F(MULTISTEP) F(ANCESTRAL) F(SDE) F(COMFY)
+#define FERRY_POLICY_FAMILIES(F) F(RK) F(DPM) F(MULTISTEP) F(ANCESTRAL) F(SDE) F(COMFY) F(COMFY_MULTISTEP)
 
 // run_policy of one policy: the declaration (extern) and the definition (in the library's TUs).
 #define FERRY_RUNTIME_SIGNATURE(P, T)                                                                   \

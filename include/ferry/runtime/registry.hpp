@@ -12,9 +12,16 @@
 //   euler, heun with s_churn > 0       Karras et al.'s churn around the ODE step (sde/edm_churn.hpp)
 //   euler-maruyama pc-langevin flow-sde  the reverse-time SDE family (sde/euler_maruyama.hpp)
 //   dpmpp-sde dpmpp-2m-sde dpmpp-3m-sde dpmpp-2s-ancestral   DPM-Solver on the reverse SDE (eta, s_noise, solver_type)
+//   dpm-2 kdpm2 heunpp2 dpm-fast dpm-adaptive gradient-estimation dpm-2-ancestral kdpm2-ancestral
+//   seeds-2 seeds-3 er-sde ipndm ipndm-v deis res-multistep res-multistep-ancestral sa-solver
+//   sa-solver-pece uni-pc uni-pc-bh2 lcm   ComfyUI's samplers under its names (its KSampler defaults)
+//   pndm dpm-singlestep                 diffusers' PNDMScheduler and DPMSolverSinglestepScheduler on any grid
 //
 // Multistep solvers default to k-diffusion's conventions (no lower-order rule except the step to
-// σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour.
+// σ = 0); `diffusers_rules` switches to diffusers' lower_order_final behaviour. ComfyUI's samplers
+// take its CONST view on a flow by the levels they step (solvers/detail/comfy_view.hpp), so they run
+// as ComfyUI's on a flow behind the run-time boundary too; those that call ComfyUI's
+// offset_first_sigma_for_snr are wrapped in offset_first_sigma (a no-op off a flow).
 #include <array>
 #include <limits>
 #include <optional>
@@ -84,11 +91,40 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
     o.lower_order_final = s.diffusers_rules;
     return with_order<unipc, T>(detail::order_or(s, 2, 3), o, f);
   }
-  if (n == "deis") {
+  if (n == "deis" && s.deis_mode == "logrho") {  // ρAB-DEIS (diffusers' DEISMultistepScheduler)
     deis_options o;
     o.lower_order_final = s.diffusers_rules;
-    return with_order<deis, T>(detail::order_or(s, 2, 3), o, f);
+    return with_order<deis, T>(detail::max_order_or(s, 2, 3), o, f);
   }
+  if (n == "deis") {  // ComfyUI's deis: tAB-DEIS with its quadrature, max_order 3
+    if (s.deis_mode != "tab")
+      throw config_error(detail::cat("deis: deis_mode \"", detail::escape(s.deis_mode), "\" is unknown",
+                                     detail::did_you_mean(s.deis_mode, {"tab", "logrho"}), "; expected tab or logrho"));
+    const deis_options o{.lower_order_final = false, .coefficients = nullptr, .mode = deis_mode::tab, .tab_points = 10000, .flow_view = true};
+    const int order = detail::max_order_or(s, 3, 4);
+    if (order == 4) return f(deis<4, T>(o));
+    return with_order<deis, T>(order, o, f);
+  }
+  // ComfyUI's iPNDM (Adams–Bashforth in σ), iPNDM-v and UniPC; diffusers' PNDM and single-step DPM-Solver.
+  if (n == "ipndm" || n == "ipndm-v")
+    return f(ipndm<T>({.max_order = detail::max_order_or(s, 4, 4), .steps = n == "ipndm" ? ipndm_steps::uniform : ipndm_steps::variable,
+                       .denoise_final = true, .flow_view = true}));
+  if (n == "uni-pc" || n == "uni-pc-bh2") return f(comfy_unipc<T>(n == "uni-pc" ? unipc_bh::bh1 : unipc_bh::bh2));
+  if (n == "pndm") return f(pndm<T>({.skip_prk_steps = s.skip_prk_steps}));
+  if (n == "dpm-singlestep") {
+    const std::string_view a = s.algorithm_type;
+    if (a != "dpmsolver++" && a != "dpmsolver" && a != "sde-dpmsolver++")
+      throw config_error(detail::cat("dpm-singlestep: algorithm_type \"", detail::escape(a), "\" is unknown",
+                                     detail::did_you_mean(a, {"dpmsolver++", "dpmsolver", "sde-dpmsolver++"}),
+                                     "; expected dpmsolver++, dpmsolver or sde-dpmsolver++"));
+    const bool sde = a == "sde-dpmsolver++";
+    return f(dpm_singlestep<T>({.solver_order = detail::order_or(s, 2, 3),
+                                .algorithm_type = a == "dpmsolver" ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp,
+                                .solver_type = parse_dpm_solver_type(s.solver_type.value_or("midpoint")), .sde = sde,
+                                .lower_order_final = true, .diffusers_d2 = true}));
+  }
+  if (n == "res-multistep" || n == "res-multistep-ancestral")
+    return f(res_multistep<T>({.eta = s.eta.value_or(n == "res-multistep" ? 0 : 1), .s_noise = s.s_noise, .flow_view = true}));
   if (n == "lms") {
     switch (detail::order_or(s, 4, 4)) {
       case 1: return f(lms<1, T>{});
@@ -134,6 +170,13 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
                                .solver_type = parse_seeds_solver_type(s.solver_type.value_or("phi_1"))}));
   if (n == "seeds-3") return offset(seeds<3, T>({.eta = eta, .s_noise = s_noise, .r_1 = T(s.r_1), .r_2 = T(s.r_2)}));
   if (n == "er-sde") return offset(er_sde<T>({.s_noise = s_noise, .max_stage = s.max_stage}));
+  if (n == "sa-solver" || n == "sa-solver-pece") {  // τ's interval: the settings' (comfy_sa_solver_interval for a process's own)
+    const double unset = std::numeric_limits<double>::quiet_NaN();
+    return offset(sa_solver<T>({.predictor_order = s.predictor_order, .corrector_order = s.corrector_order,
+                                .use_pece = s.use_pece || n == "sa-solver-pece", .simple_order_2 = s.simple_order_2,
+                                .eta = s.eta.value_or(1), .s_noise = s.s_noise,
+                                .sde_start_sigma = s.sde_start_sigma.value_or(unset), .sde_end_sigma = s.sde_end_sigma.value_or(unset)}));
+  }
   std::string names;
   for (auto v : solver_names) names += (names.empty() ? "" : ", ") + std::string(v);
   throw config_error(detail::cat("solver \"", detail::escape(n), "\" is unknown", detail::did_you_mean(n, solver_names),
@@ -162,10 +205,20 @@ std::vector<T> own_sigmas(const solver_settings& s, std::span<const T> sigmas) {
   return {};
 }
 
-/// Whether the solver named in s draws noise (a stochastic policy).
+namespace detail {
+/// Whether a policy draws noise with its options: a stochastic policy that can tell (draws_noise()), or its type.
+template <class S>
+bool draws_noise(const S& solver) {
+  if constexpr (!is_stochastic<S>) return false;
+  else if constexpr (requires { solver.draws_noise(); }) return solver.draws_noise();
+  else return true;
+}
+}  // namespace detail
+
+/// Whether the solver named in s draws noise with its settings (dpm-2 with eta 0 does not, for one).
 template <class T = double>
 bool solver_is_stochastic(const solver_settings& s) {
-  return with_solver<T>(s, [](auto solver) { return detail::is_stochastic<decltype(solver)>; });
+  return with_solver<T>(s, [](auto solver) { return detail::draws_noise(solver); });
 }
 
 }  // namespace ferry

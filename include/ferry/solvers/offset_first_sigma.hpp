@@ -61,6 +61,12 @@ struct offset_first_sigma : detail::forwarded_traits<Solver> {
   }
 
   void reset(extent e) { inner.reset(e); }
+  /// Whether the inner policy draws noise with its options (stochastic policies without the query always do).
+  bool draws_noise() const {
+    if constexpr (requires { inner.draws_noise(); }) return inner.draws_noise();
+    else if constexpr (requires { Solver::stochastic; }) return bool(Solver::stochastic);
+    else return false;
+  }
   /// The inner policy checks the schedule as it will run it, with the offset first level. The
   /// check has no process, so it takes the flow's shift s from the second level (σ = s·t/(1 + (s − 1)t)
   /// ⇒ s = σ(1 − t)/(t(1 − σ))); the step itself asks the process, so the two agree to rounding.

@@ -24,7 +24,7 @@
 //   with N = tab_points = 10000 (Δt/N with N points is ComfyUI's rule; the exact integrals move its
 //   samples by ~5e-5). Order 1 (the first step, and every step to σ = 0, where dρ/dt is infinite) is
 //   Euler in ρ: the step to σ = 0 lands on D. No lower-order rule. ComfyUI steps a flow (CONST) model's
-//   own state in the flow σ (detail/sigma_view.hpp); tab mode does the same on a flow process.
+//   own state in the flow σ; tab mode does the same on a step that runs on a flow (detail/comfy_view.hpp).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -37,7 +37,7 @@
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/lagrange.hpp"
-#include "ferry/solvers/detail/sigma_view.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 
 namespace ferry {
 
@@ -63,7 +63,7 @@ struct deis_options {
   deis_coefficient_fn coefficients = nullptr;
   deis_mode mode = deis_mode::logrho;
   int tab_points = 10000;  ///< tab mode: ComfyUI's N points of its quadrature
-  comfy_view view = comfy_view::automatic;  ///< tab mode: ComfyUI's state, a flow's own (flow) or x/α (edm)
+  bool flow_view = true;   ///< tab mode: on a flow, ComfyUI's CONST view (the flow's own state and σ)
 };
 
 namespace detail {
@@ -150,9 +150,9 @@ struct deis {
   // tAB-DEIS in ComfyUI's view (y = x/c at ρ): y_next = y + Σ_j c_j·d_j, d = (y − D)/ρ.
   template <class Problem>
   void step_tab(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
+    const auto v = detail::comfy_view<T>::of(s, opt.flow_view);
     batch<T>& d = hist_.push(s.cur);
-    if (detail::is_flow_view<Problem>(opt.view)) {  // d = (x − D)/σ in the flow's own state
+    if (v.flow) {  // d = (x − D)/σ in the flow's own state
       p.data(x, s.cur, x0_.view());
       simd::lincomb<T, 2>(d.view().span(), {1 / s.cur.sigma, -1 / s.cur.sigma}, {x.data, x0_.data()});
     } else {  // d = ε̂
@@ -161,16 +161,17 @@ struct deis {
     const int k = detail::multistep_order(Order, hist_.size(), s, opt.lower_order_final, s.next.sigma == 0);
     std::array<T, Order> c{};
     if (k == 1) {
-      c[0] = vn.sigma - v.sigma;  // Euler in ρ
+      c[0] = v.sigma(s.next) - v.sigma(s.cur);  // Euler in ρ
     } else {
       const detail::deis_vp_time vp;
       std::array<T, Order> t{};
-      for (int j = 0; j < k; ++j) t[std::size_t(j)] = vp(detail::sigma_view<Problem>(hist_.at(std::size_t(j)), opt.view).sigma);
-      c = detail::tab_deis_weights(t, std::size_t(k), vp(v.sigma), vp(vn.sigma), opt.tab_points);
+      for (int j = 0; j < k; ++j) t[std::size_t(j)] = vp(v.sigma(hist_.at(std::size_t(j))));
+      c = detail::tab_deis_weights(t, std::size_t(k), vp(v.sigma(s.cur)), vp(v.sigma(s.next)), opt.tab_points);
     }
     detail::terms<T, Order + 1> u;
-    u.add(vn.scale / v.scale, x.data);
-    for (int j = 0; j < k; ++j) u.add(vn.scale * c[std::size_t(j)], hist_[std::size_t(j)]);  // x_next = c'·(x/c + Σ c_j·d_j)
+    const T c_next = v.scale(s.next);
+    u.add(c_next / v.scale(s.cur), x.data);
+    for (int j = 0; j < k; ++j) u.add(c_next * c[std::size_t(j)], hist_[std::size_t(j)]);  // x_next = c'·(x/c + Σ c_j·d_j)
     detail::combine(x, u);
   }
 
@@ -197,7 +198,7 @@ struct deis {
 template <class T = double>
 deis<3, T> tab_deis() {
   return deis<3, T>({.lower_order_final = false, .coefficients = nullptr, .mode = deis_mode::tab, .tab_points = 10000,
-                      .view = comfy_view::automatic});
+                      .flow_view = true});
 }
 
 }  // namespace ferry

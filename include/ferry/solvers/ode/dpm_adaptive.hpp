@@ -53,6 +53,9 @@ struct dpm_adaptive {
     bool flow_view = true;  ///< on a flow, ComfyUI's CONST view
   } opt;
 
+  /// Whether a run with these options draws noise (η > 0 and s_noise > 0).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
+
   dpm_adaptive() = default;
   explicit dpm_adaptive(options o) : opt(o) {
     if (opt.order != 2 && opt.order != 3) throw config_error(detail::cat("dpm-adaptive: order = ", opt.order, "; expected 2 or 3"));

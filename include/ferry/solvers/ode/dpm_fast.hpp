@@ -43,6 +43,9 @@ struct dpm_fast {
     bool flow_view = true;  ///< on a flow, ComfyUI's CONST view
   } opt;
 
+  /// Whether a run with these options draws noise (η > 0 and s_noise > 0).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
+
   dpm_fast() = default;
   explicit dpm_fast(options o) : opt(o) { detail::check_eta_s_noise("dpm-fast", opt.eta, opt.s_noise); }
 

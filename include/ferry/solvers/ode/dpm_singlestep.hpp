@@ -61,6 +61,9 @@ struct dpm_singlestep {
   static constexpr bool noise_checked_per_step = true;  // only the SDE variant draws
   dpm_singlestep_options opt{};
 
+  /// Whether a run with these options draws noise (sde-dpmsolver++ only).
+  bool draws_noise() const { return opt.sde; }
+
   dpm_singlestep() = default;
   explicit dpm_singlestep(dpm_singlestep_options o) : opt(o) { check_options(); }
 

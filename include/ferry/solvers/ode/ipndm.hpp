@@ -4,8 +4,8 @@
 // iPNDM-v). ComfyUI a125cd8: sample_ipndm, sample_ipndm_v (max_order 4); diffusers 58eb52c:
 // IPNDMScheduler (ets = ε̂, the same fixed combination, and _get_prev_sample).
 //
-// In ComfyUI's view of the level (detail/sigma_view.hpp: y = x/c at noise s; EDM y = x/α, s = σ/α;
-// flow y = x, s = the flow σ), with d_j the newest k = min(max_order, i + 1) outputs (d_0 the current):
+// In ComfyUI's view of the level (detail/comfy_view.hpp: y = x/c at noise s; EDM y = x/α, s = σ/α;
+// on a flow, y = x and s = the flow σ), with d_j the newest k = min(max_order, i + 1) outputs (d_0 the current):
 //   y_next = y + (s' − s)·Σ_j w_j·d_j
 // steps = uniform (iPNDM):  w = Adams–Bashforth on equal steps, ∫_0^1 ℓ_j through 0, −1, −2, −3
 //                           ({1; 3/2, −1/2; 23/12, −16/12, 5/12; 55/24, −59/24, 37/24, −9/24})
@@ -35,7 +35,7 @@
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/lagrange.hpp"
-#include "ferry/solvers/detail/sigma_view.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 
 namespace ferry {
 
@@ -47,7 +47,7 @@ struct ipndm_options {
   int max_order = 4;                          ///< 1 … 4 (ComfyUI's max_order)
   ipndm_steps steps = ipndm_steps::uniform;   ///< uniform: ipndm; variable: ipndm_v as ComfyUI writes it
   bool denoise_final = true;                  ///< a step to σ = 0 lands on D (ComfyUI); false: diffusers' IPNDMScheduler
-  comfy_view view = comfy_view::automatic;    ///< ComfyUI's state: a flow's own (flow) or x/α (edm)
+  bool flow_view = true;                      ///< on a flow, ComfyUI's CONST view (false: x/α at σ/α, diffusers)
 };
 
 namespace detail {
@@ -87,9 +87,9 @@ struct ipndm {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
+    const auto v = detail::comfy_view<T>::of(s, opt.flow_view);
     batch<T>& d = hist_.push(s.cur);
-    if (detail::is_flow_view<Problem>(opt.view)) {  // d = (x − D)/σ in the flow's own state
+    if (v.flow) {  // d = (x − D)/σ in the flow's own state
       p.data(x, s.cur, x0_.view());
       simd::lincomb<T, 2>(d.view().span(), {1 / s.cur.sigma, -1 / s.cur.sigma}, {x.data, x0_.data()});
     } else {  // d = (x/α − D)/(σ/α) = ε̂
@@ -98,11 +98,11 @@ struct ipndm {
     int k = std::min(opt.max_order, int(hist_.size()));
     if (opt.denoise_final && s.next.sigma == 0) k = 1;
 
-    const auto w = weights(k, v.sigma, vn.sigma, [&](std::size_t j) { return detail::sigma_view<Problem>(hist_.at(j), opt.view).sigma; });
-    const T inv_c = 1 / std::max(v.scale, T(1e-8));
+    const auto w = weights(k, v.sigma(s.cur), v.sigma(s.next), [&](std::size_t j) { return v.sigma(hist_.at(j)); });
+    const T c_next = v.scale(s.next), inv_c = 1 / std::max(v.scale(s.cur), T(1e-8));
     detail::terms<T, 5> u;
-    u.add(vn.scale * inv_c, x.data);                                                      // (c'/c)·x
-    for (int j = 0; j < k; ++j) u.add((s.next.sigma - vn.scale * s.cur.sigma * inv_c) * w[std::size_t(j)], hist_[std::size_t(j)]);  // + c'(s' − s)·w_j·d_j
+    u.add(c_next * inv_c, x.data);                                                        // (c'/c)·x
+    for (int j = 0; j < k; ++j) u.add((s.next.sigma - c_next * s.cur.sigma * inv_c) * w[std::size_t(j)], hist_[std::size_t(j)]);  // + c'(s' − s)·w_j·d_j
     detail::combine(x, u);
   }
 
@@ -136,12 +136,12 @@ struct ipndm {
 /// ComfyUI's ipndm_v: iPNDM with its variable-step coefficients.
 template <class T = double>
 ipndm<T> ipndm_v() {
-  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::variable, .denoise_final = true, .view = comfy_view::automatic});
+  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::variable, .denoise_final = true, .flow_view = true});
 }
 /// diffusers' IPNDMScheduler: uniform coefficients, the combination also on the step to σ = 0.
 template <class T = double>
 ipndm<T> diffusers_ipndm() {
-  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::uniform, .denoise_final = false, .view = comfy_view::edm});
+  return ipndm<T>({.max_order = 4, .steps = ipndm_steps::uniform, .denoise_final = false, .flow_view = false});
 }
 
 }  // namespace ferry

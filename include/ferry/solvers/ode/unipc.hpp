@@ -23,10 +23,10 @@
 // depends on the levels only through λ and the ratios above). Its order rule is the one above. Two
 // differences are options: final_sigma = 0.001 lands a step to σ = 0 at σ = 0.001 instead, in the
 // EDM view (ComfyUI divides its VP state there by α(0.001): the result is x̃ at σ = 0.001, not
-// denoised); view = flow steps a flow's state with the flow σ used as an EDM σ (α = 1), as ComfyUI
-// does on CONST models (detail/sigma_view.hpp; the EDM view of any level is this update unchanged).
-// comfy_unipc() sets final_sigma and view = automatic (the flow view on a flow process). With a one-step
-// list ComfyUI's loop never updates (it returns its input over α); ferry steps once.
+// denoised); flow_view steps a flow's state with the flow σ used as an EDM σ (α = 1) on a step that
+// runs on a flow (detail/comfy_view.hpp), as ComfyUI does on CONST models (the EDM view of any other
+// level is this update unchanged). comfy_unipc() sets both. With a one-step list ComfyUI's loop never
+// updates (it returns its input over α); ferry steps once.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -40,7 +40,7 @@
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/phi.hpp"
-#include "ferry/solvers/detail/sigma_view.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 #include "ferry/solvers/detail/small_solve.hpp"
 #include "ferry/driver/schedule.hpp"
 
@@ -63,7 +63,7 @@ struct unipc_options {
   /// Steps whose result is not corrected: diffusers skips UniC at step i when i − 1 is listed.
   std::vector<std::size_t> disable_corrector{};
   double final_sigma = 0;   ///< > 0: a step to σ = 0 lands at this EDM σ instead (ComfyUI: 0.001)
-  comfy_view view = comfy_view::edm;  ///< flow: step a flow with its σ as an EDM σ (ComfyUI on CONST); automatic: by the process type
+  bool flow_view = false;   ///< on a flow, its σ as an EDM σ (ComfyUI on CONST models); false: the level itself (diffusers)
 };
 
 template <int Order, class T = double>
@@ -81,8 +81,9 @@ struct unipc {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const level<T> cur = view<Problem>(s.cur);
-    const level<T> next = s.next.sigma == 0 && opt.final_sigma > 0 ? level<T>::make(T(1), T(opt.final_sigma)) : view<Problem>(s.next);
+    const bool flow = detail::comfy_view<T>::of(s, opt.flow_view).flow;
+    const level<T> cur = view(s.cur, flow);
+    const level<T> next = s.next.sigma == 0 && opt.final_sigma > 0 ? level<T>::make(T(1), T(opt.final_sigma)) : view(s.next, flow);
     batch<T>& m = hist_.push(cur);
     if (opt.predict_x0)
       p.data(x, s.cur, m.view());
@@ -103,11 +104,8 @@ struct unipc {
   }
 
  private:
-  // The level the coefficients see: the flow σ as an EDM σ in comfy_view on a flow process.
-  template <class Problem>
-  level<T> view(const level<T>& lv) const {
-    return detail::is_flow_view<Problem>(opt.view) ? level<T>::make(T(1), lv.sigma, lv.t) : lv;
-  }
+  // The level the coefficients see: the flow σ as an EDM σ in ComfyUI's CONST view.
+  static level<T> view(const level<T>& lv, bool flow) { return flow ? level<T>::make(T(1), lv.sigma, lv.t) : lv; }
 
   bool corrector_disabled(std::size_t i) const {
     return std::find(opt.disable_corrector.begin(), opt.disable_corrector.end(), i) != opt.disable_corrector.end();
@@ -165,13 +163,13 @@ struct unipc {
 /// ComfyUI's uni_pc (bh1) and uni_pc_bh2: UniPC-3 with lower_order_final, landing at σ = 0.001 in place
 /// of σ = 0, a flow's σ used as an EDM σ.
 template <class T = double>
-unipc<3, T> comfy_unipc(unipc_bh variant = unipc_bh::bh1, comfy_view view = comfy_view::automatic) {
+unipc<3, T> comfy_unipc(unipc_bh variant = unipc_bh::bh1) {
   unipc<3, T> s;
   s.opt.solver_type = variant;
   s.opt.predict_x0 = true;
   s.opt.lower_order_final = true;
   s.opt.final_sigma = 0.001;
-  s.opt.view = view;
+  s.opt.flow_view = true;
   return s;
 }
 

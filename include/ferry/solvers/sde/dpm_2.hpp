@@ -42,6 +42,9 @@ struct dpm_2 {
     bool flow_view = true;  ///< on a flow, ComfyUI's CONST view (and its _RF split)
   } opt;
 
+  /// Whether a run with these options draws noise (η > 0 and s_noise > 0).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
+
   dpm_2() = default;
   explicit dpm_2(options o) : opt(o) { detail::check_eta_s_noise("dpm-2", opt.eta, opt.s_noise); }
 

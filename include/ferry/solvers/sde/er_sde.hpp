@@ -47,6 +47,9 @@ struct er_sde {
     bool float32_quadrature = true;                ///< ComfyUI's float32 Riemann sums
   } opt;
 
+  /// Whether a run with these options draws noise (s_noise > 0).
+  bool draws_noise() const { return opt.s_noise > 0; }
+
   er_sde() = default;
   explicit er_sde(options o) : opt(o) {
     detail::check_noise_scale("er-sde", "s_noise", opt.s_noise);

@@ -4,7 +4,7 @@
 // RES of §4 in data prediction), made ancestral with η. ComfyUI a125cd8: res_multistep (η = 0:
 // sample_res_multistep; sample_res_multistep_ancestral with η = 1, s_noise = 1).
 //
-// In ComfyUI's view (detail/sigma_view.hpp: y = x/c at noise s, on every model sampling with
+// In ComfyUI's view (detail/comfy_view.hpp: y = x/c at noise s, on every model sampling with
 // t = −log s — ComfyUI has no CONST branch here, so a flow's σ is used as an EDM σ), with D = x̂0:
 //   (s↓, s↑) = get_ancestral_step(s, s', η)                                   (k-diffusion's split)
 //   first step, or s↓ = 0:  y' = y + (s↓ − s)·(y − D)/s                       (Euler)
@@ -25,7 +25,7 @@
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/noise_scale.hpp"
 #include "ferry/solvers/detail/phi.hpp"
-#include "ferry/solvers/detail/sigma_view.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 
 namespace ferry {
 
@@ -33,7 +33,7 @@ namespace ferry {
 struct res_multistep_options {
   double eta = 0;      ///< ancestral noise: 0 deterministic, 1 the full ancestral step
   double s_noise = 1;  ///< scale of the added noise
-  comfy_view view = comfy_view::automatic;  ///< ComfyUI's state: a flow's own (flow) or x/α (edm)
+  bool flow_view = true;  ///< on a flow, ComfyUI's CONST view (the flow's own state and σ); false: x/α at σ/α
 };
 
 template <class T = double>
@@ -42,6 +42,9 @@ struct res_multistep {
   static constexpr bool stochastic = true;
   static constexpr bool noise_checked_per_step = true;  // η = 0 draws nothing
   res_multistep_options opt{};
+
+  /// Whether a run with these options draws noise (η > 0 and s_noise > 0).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
 
   res_multistep() = default;
   explicit res_multistep(res_multistep_options o) : opt(o) { check_options(); }
@@ -55,9 +58,10 @@ struct res_multistep {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const auto v = detail::sigma_view<Problem>(s.cur, opt.view), vn = detail::sigma_view<Problem>(s.next, opt.view);
-    const auto [down, up] = detail::get_ancestral_step(v.sigma, vn.sigma, T(opt.eta));
-    const T noise = vn.sigma > 0 ? T(opt.s_noise) * up : T(0);
+    const auto v = detail::comfy_view<T>::of(s, opt.flow_view);
+    const T sigma = v.sigma(s.cur), sigma_next = v.sigma(s.next), c = v.scale(s.cur), c_next = v.scale(s.next);
+    const auto [down, up] = detail::get_ancestral_step(sigma, sigma_next, T(opt.eta));
+    const T noise = sigma_next > 0 ? T(opt.s_noise) * up : T(0);
     if constexpr (!detail::has_noise<Problem>)
       if (noise > 0)
         throw config_error(detail::cat("res-multistep: step ", s.index + 1, " adds noise (eta ", opt.eta,
@@ -65,25 +69,25 @@ struct res_multistep {
     p.data(x, s.cur, x0_.view());
     detail::terms<T, 4> u;
     if (down == 0 || !has_prev_) {  // Euler: y' = (s↓/s)·y + (1 − s↓/s)·D
-      u.add(vn.scale * down / v.sigma / v.scale, x.data);
-      u.add(vn.scale * (1 - down / v.sigma), x0_);
+      u.add(c_next * down / sigma / c, x.data);
+      u.add(c_next * (1 - down / sigma), x0_);
     } else {  // RES 2-step: y' = e^{−h}·y + h·(b_1·D + b_2·D_1)
-      const T t = -std::log(v.sigma), h = -std::log(down) - t;
+      const T t = -std::log(sigma), h = -std::log(down) - t;
       const T c2 = (-std::log(sigma_prev_) + std::log(down_prev_)) / h;
       const T b2 = detail::phi(2, -h) / c2, b1 = detail::phi(1, -h) - b2;
-      u.add(vn.scale * std::exp(-h) / v.scale, x.data);
-      u.add(vn.scale * h * b1, x0_);
-      u.add(vn.scale * h * b2, x0_prev_);
+      u.add(c_next * std::exp(-h) / c, x.data);
+      u.add(c_next * h * b1, x0_);
+      u.add(c_next * h * b2, x0_prev_);
     }
     if constexpr (detail::has_noise<Problem>) {
       if (noise > 0) {
         p.normal(s.index, 0, z_.view());
-        u.add(vn.scale * noise, z_);  // + s_noise·s↑·z
+        u.add(c_next * noise, z_);  // + s_noise·s↑·z
       }
     }
     detail::combine(x, u);
     std::swap(x0_, x0_prev_);
-    sigma_prev_ = v.sigma, down_prev_ = down, has_prev_ = true;
+    sigma_prev_ = sigma, down_prev_ = down, has_prev_ = true;
   }
 
  private:
@@ -96,8 +100,8 @@ struct res_multistep {
 
 /// ComfyUI's res_multistep_ancestral (η = 1, s_noise = 1 by default).
 template <class T = double>
-res_multistep<T> res_multistep_ancestral(double eta = 1, double s_noise = 1, comfy_view view = comfy_view::automatic) {
-  return res_multistep<T>({.eta = eta, .s_noise = s_noise, .view = view});
+res_multistep<T> res_multistep_ancestral(double eta = 1, double s_noise = 1) {
+  return res_multistep<T>({.eta = eta, .s_noise = s_noise});
 }
 
 }  // namespace ferry

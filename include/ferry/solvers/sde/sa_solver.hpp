@@ -19,20 +19,22 @@
 // steps to λ', drawing z as step i, stream 0, where τ > 0. A step to σ = 0 lands on x̂0.
 //
 // τ = eta on the interval sde_end_sigma ≤ v ≤ sde_start_sigma, else 0, where v is (tau_variable)
-//   sigma_next: ComfyUI's σ of the landing level (its view, detail/sigma_view.hpp); ComfyUI's default
-//               interval is percent_to_sigma(0.2) … (0.8) of the model (comfy_sa_solver_interval)
+//   sigma_next: ComfyUI's σ of the landing level (its view, detail/comfy_view.hpp: the flow σ on a flow,
+//               σ/α otherwise); ComfyUI's default interval is percent_to_sigma(0.2) … (0.8) of the model
+//               (comfy_sa_solver_interval)
 //   timestep:   diffusers' timestep t of the current level (the default τ(t) = 1 on 200 ≤ t ≤ 800)
 // Orders (step i of N; M = max(predictor_order, corrector_order)):
 //   comfy:      pk = min(p, i + 1), ck = min(c, i + 1), none at i = 0 or (σ' = 0 without PECE); when the
 //               schedule ends at σ = 0 and lower_order_final, pk ≤ N − 1 − i and ck ≤ N − i
 //   diffusers:  pk = min(p, i + 1), ck = min(c, i + 1) but none at i = 0; lower_order_final: pk ≤ N − i,
 //               ck ≤ N − i + 2
-// offset_first_sigma: ComfyUI's offset_first_sigma_for_snr (a flow's first σ = 1 becomes its σ at 1 − 10⁻⁴).
+// ComfyUI's sa_solver offsets a first σ of 1 on flows: offset_first_sigma<sa_solver> (offset_first_sigma.hpp).
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -41,12 +43,13 @@
 #include "ferry/core/error.hpp"
 #include "ferry/driver/pf_ode.hpp"
 #include "ferry/driver/schedule.hpp"
+#include "ferry/grid/comfy.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/solvers/detail/combine.hpp"
 #include "ferry/solvers/detail/history.hpp"
 #include "ferry/solvers/detail/lagrange.hpp"
+#include "ferry/solvers/detail/comfy_view.hpp"
 #include "ferry/solvers/detail/noise_scale.hpp"
-#include "ferry/solvers/detail/sigma_view.hpp"
 
 namespace ferry {
 
@@ -67,8 +70,7 @@ struct sa_solver_options {
   double sde_end_sigma = std::numeric_limits<double>::quiet_NaN();    ///< lower end of τ's interval
   sa_tau_variable tau_variable = sa_tau_variable::sigma_next;
   sa_order_rule order_rule = sa_order_rule::comfy;
-  bool offset_first_sigma = true;  ///< ComfyUI's offset_first_sigma_for_snr in the flow view
-  comfy_view view = comfy_view::automatic;  ///< ComfyUI's σ for τ and the offset: a flow's own (flow) or σ/α (edm)
+  bool flow_view = true;  ///< τ of sigma_next on a flow: ComfyUI's CONST σ (the flow σ); false: σ/α
 };
 
 template <class T = double>
@@ -78,13 +80,16 @@ struct sa_solver {
   static constexpr bool noise_checked_per_step = true;  // τ = 0 everywhere draws nothing
   sa_solver_options opt{};
 
+  /// Whether a run with these options may draw noise (η > 0 and s_noise > 0; τ then picks the steps).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
+
   sa_solver() = default;
   explicit sa_solver(sa_solver_options o) : opt(o) { check_options(); }
 
   /// Validates the options and notes whether the schedule ends at σ = 0 (ComfyUI's lower-order rule).
   void check(const schedule<T>& s) {
     check_options();
-    if (!opt.offset_first_sigma) detail::require_positive_alpha(s, "sa-solver");  // λ = −∞ at α = 0
+    detail::require_positive_alpha(s, "sa-solver");  // λ = −∞ at α = 0 (on a flow from σ = 1: offset_first_sigma<sa_solver>)
     ends_at_zero_ = !s.points.empty() && s.points.back().sigma == 0;
   }
 
@@ -96,7 +101,7 @@ struct sa_solver {
 
   template <class Problem>
   void step(Problem& p, const step_span<T>& s, batch_view<T> x) {
-    const level<T> cur = s.first() && opt.offset_first_sigma ? detail::offset_first_sigma_for_snr(p, s.cur, opt.view) : s.cur;
+    const level<T>& cur = s.cur;
     batch<T>& m = hist_.push(cur);
     evaluate(p, x, cur, m);
     const auto [pk, ck] = orders(s);
@@ -111,7 +116,7 @@ struct sa_solver {
         simd::lincomb<T, 2>(x.span(), {s.next.alpha / cur.alpha, -s.next.alpha * cur.sigma / cur.alpha}, {x.data, m.data()});
       return;
     }
-    const T tau = tau_of<Problem>(s);
+    const T tau = tau_of(s);
     const T h = s.next.lambda - cur.lambda;
     const T noise = T(opt.s_noise) * (opt.predict_x0 ? s.next.sigma * std::sqrt(-std::expm1(-2 * tau * tau * h))
                                                      : tau * s.next.sigma * std::sqrt(std::expm1(2 * h)));
@@ -151,9 +156,8 @@ struct sa_solver {
     return {std::max(pk, 1), ck};
   }
 
-  template <class Problem>
   T tau_of(const step_span<T>& s) const {
-    const T v = opt.tau_variable == sa_tau_variable::timestep ? s.cur.t : detail::sigma_view<Problem>(s.next, opt.view).sigma;
+    const T v = opt.tau_variable == sa_tau_variable::timestep ? s.cur.t : detail::comfy_view<T>::of(s, opt.flow_view).sigma(s.next);
     return opt.eta > 0 && T(opt.sde_start_sigma) >= v && v >= T(opt.sde_end_sigma) ? T(opt.eta) : T(0);
   }
 
@@ -193,6 +197,9 @@ struct sa_solver {
     if (opt.eta > 0 && (std::isnan(opt.sde_start_sigma) || std::isnan(opt.sde_end_sigma)))
       throw config_error("sa-solver: sde_start_sigma and sde_end_sigma are not set (ComfyUI takes them from the model's sigma table, "
                          "percent_to_sigma(0.2) and percent_to_sigma(0.8))");
+    if (opt.eta > 0 && !(opt.sde_start_sigma >= opt.sde_end_sigma && opt.sde_end_sigma >= 0))
+      throw config_error(detail::cat("sa-solver: sde_start_sigma = ", opt.sde_start_sigma, ", sde_end_sigma = ", opt.sde_end_sigma,
+                                     "; expected sde_start_sigma >= sde_end_sigma >= 0"));
   }
 
   detail::history<T, 4> hist_;
@@ -208,24 +215,35 @@ sa_solver<T> diffusers_sa_solver(int predictor_order = 2, int corrector_order = 
   return sa_solver<T>({.predictor_order = predictor_order, .corrector_order = corrector_order, .use_pece = false,
                        .simple_order_2 = predict_x0, .predict_x0 = predict_x0, .lower_order_final = lower_order_final, .eta = 1,
                        .s_noise = 1, .sde_start_sigma = 800, .sde_end_sigma = 200, .tau_variable = sa_tau_variable::timestep,
-                       .order_rule = sa_order_rule::diffusers, .offset_first_sigma = false, .view = comfy_view::edm});
+                       .order_rule = sa_order_rule::diffusers, .flow_view = false});
 }
 
-/// ComfyUI's default τ interval, percent_to_sigma(0.2) … percent_to_sigma(0.8) of the model sampling, for
-/// the processes that have its time: a flow (σ at flow time 1 − p) and a discrete table (σ̃ at timestep
-/// (1 − p)·(N − 1), log σ̃ interpolated). Returns {sde_start_sigma, sde_end_sigma}. An EDM or VE process
-/// has no such table: give the interval (the references use SD1's 5.0924, 0.5712).
+/// ComfyUI's percent_to_sigma of the model sampling of a process, where it has one: on a flow
+/// time_snr_shift(shift, 1 − percent) (ModelSamplingDiscreteFlow; it needs no table), on a discrete
+/// table the σ̃ at timestep (1 − percent)·(N − 1), log σ̃ interpolated in float32 (ModelSamplingDiscrete,
+/// N = 1000: its 999). Other processes (EDM, VE, the continuous VP ones) have none: nullopt.
+template <class P>
+std::optional<double> comfy_percent_to_sigma(const P& process, double percent) {
+  using T = typename P::value_type;
+  if constexpr (std::is_same_v<P, flow<T>>) {
+    return double(process.sigma(T(1 - percent)));
+  } else {
+    const std::optional<detail::comfy_sampling> ms = detail::comfy_model_sampling(process);
+    if (!ms) return std::nullopt;
+    return ms->sigma((1 - percent) * double(ms->sigmas.size() - 1));
+  }
+}
+
+/// ComfyUI's default τ interval {sde_start_sigma, sde_end_sigma} = percent_to_sigma(0.2), percent_to_sigma(0.8)
+/// of the model sampling (comfy_percent_to_sigma). A process without ComfyUI's model sampling (EDM, VE)
+/// has no default: config_error, naming the options to give (the references use SD1's 5.0924, 0.5712).
 template <class P>
 std::pair<double, double> comfy_sa_solver_interval(const P& process) {
-  using T = typename P::value_type;
-  auto at = [&](double percent) {
-    const level<T> lv = level_at(process, T((1 - percent) * double(process.t_max())));
-    return double(std::is_same_v<P, flow<T>> ? lv.sigma : lv.sigma / lv.alpha);
-  };
-  if constexpr (std::is_same_v<P, flow<T>> || requires { process.alphas_cumprod(); })
-    return {at(0.2), at(0.8)};
-  else
-    throw config_error("sa-solver: this process has no model sigma table to take ComfyUI's noise interval from; give sde_start_sigma and sde_end_sigma");
+  const std::optional<double> start = comfy_percent_to_sigma(process, 0.2), end = comfy_percent_to_sigma(process, 0.8);
+  if (!start || !end)
+    throw config_error("sa-solver: this process has no model sigma table to take ComfyUI's noise interval from "
+                       "(percent_to_sigma: discrete-vp or flow); give sde_start_sigma and sde_end_sigma");
+  return {*start, *end};
 }
 
 }  // namespace ferry

@@ -55,6 +55,9 @@ struct seeds {
     seeds_solver_type solver_type = seeds_solver_type::phi_1;  ///< SEEDS-2 only
   } opt;
 
+  /// Whether a run with these options draws noise (η > 0 and s_noise > 0).
+  bool draws_noise() const { return opt.eta > 0 && opt.s_noise > 0; }
+
   seeds() = default;
   explicit seeds(options o) : opt(o) {
     const char* name = Stages == 2 ? "seeds-2" : "seeds-3";
