@@ -185,6 +185,37 @@ struct exact_level_model {
   }
 };
 
+/// A network trained for an EDM class (EDMEuler, EDMDPMSolverMultistep, CosineDPMSolverMultistep) as the
+/// model compat::sample runs it with, which answers x̂0: diffusers' precondition_outputs,
+///   x̂0 = c_skip·x + c_out·F,  c_skip = σ_d²/(σ² + σ_d²),  c_out = σ·σ_d/√(σ² + σ_d²)  (negated for v_prediction),
+/// with σ_d = sigma_data and F the network's raw output at the state x (EDM levels: α = 1, σ = lv.sigma).
+/// diffusers' pipelines give the network c_in·x, c_in = 1/√(σ² + σ_d²), and c_noise (the grid's
+/// timesteps): the network callable applies those itself. The exact mixture needs no such wrapping: it
+/// answers x̂0 (model_prediction).
+template <class Network, class T = double>
+struct edm_network {
+  Network& net;             ///< answers F: net(x, level, out)
+  T sigma_data = T(0.5);
+  bool v_prediction = false;
+  prediction predicts = prediction::data;
+  void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) {
+    net(x, lv, out);
+    const T s = lv.sigma, d2 = s * s + sigma_data * sigma_data;
+    const T c_skip = sigma_data * sigma_data / d2, c_out = (v_prediction ? -s : s) * sigma_data / std::sqrt(d2);
+    simd::lincomb<T, 2>(out.span(), {c_skip, c_out}, {x.data, out.data});
+  }
+};
+
+/// The EDM network adaptor with the config's sigma_data and prediction_type.
+template <class T = double, class Network>
+edm_network<Network, T> edm_preconditioned(const diffusers_config& c, Network& net) {
+  using sc = scheduler_class;
+  if (c.kind != sc::edm_euler && c.kind != sc::edm_dpm_multistep && c.kind != sc::cosine_dpm_multistep)
+    throw config_error(ferry::detail::cat("edm_preconditioned: ", class_name(c.kind), " is not an EDM class (its model answers ",
+                                          to_string(model_prediction(c)), ")"));
+  return {net, T(c.sigma_data), c.prediction_type == prediction::v};
+}
+
 /// x_out = final_scale·x after the run: diffusers' Euler-type classes return their own x̃ = x/α, which
 /// differs from the model's view when the grid ends above σ = 0 (final_sigmas_type "sigma_min").
 inline double final_scale(const diffusers_config& c, const diffusers_grid& g) {
