@@ -46,7 +46,7 @@ std::vector<double> read(const fs::path& p) { return ferry::io::read_npy(p.strin
 std::string case_args(const std::string& name, const json& c, const ferry_test::scratch_dir& dir) {
   const fs::path cfg = dir.path / (name + ".json");
   std::ofstream(cfg) << c.at("scheduler_config").dump();
-  std::string args = "sample --model gmm:" + quoted(dir2 + "gmm.json") + " --noise " + quoted(dir2 + "noise.npy") +
+  std::string args = "sample --model gmm:" + quoted(fs::path(dir2 + "gmm.json")) + " --noise " + quoted(fs::path(dir2 + "noise.npy")) +
                      " --scheduler-config " + quoted(cfg) + " --steps " + std::to_string(c.at("steps").get<std::size_t>());
   const json& k = c.at("set_timesteps_kwargs");
   if (k.contains("mu")) args += " --mu " + k.at("mu").dump();
@@ -56,7 +56,7 @@ std::string case_args(const std::string& name, const json& c, const ferry_test::
     ferry::io::write_npy(p.string(), s.data(), {s.size()});
     args += " --sigmas " + quoted(p);
   }
-  if (!c.at("draws").empty()) args += " --step-noise " + quoted(dir2 + "step_noise.npy");
+  if (!c.at("draws").empty()) args += " --step-noise " + quoted(fs::path(dir2 + "step_noise.npy"));
   for (const auto& [key, v] : c.at("step_kwargs").items()) {
     std::string flag = key;
     std::replace(flag.begin(), flag.end(), '_', '-');
@@ -113,7 +113,7 @@ TEST_CASE("ferry sample --rng torch-cpu with a config is diffusers' loop with on
 
     const fs::path cfg = dir.path / "cfg.json";
     std::ofstream(cfg) << c.at("scheduler_config").dump();
-    const std::string run = "sample --model gmm:" + quoted(dir2 + "gmm.json") + " --scheduler-config " + quoted(cfg) + " --steps " +
+    const std::string run = "sample --model gmm:" + quoted(fs::path(dir2 + "gmm.json")) + " --scheduler-config " + quoted(cfg) + " --steps " +
                             std::to_string(c.at("steps").get<std::size_t>());
     const fs::path seeded = dir.path / "seeded.npy", injected = dir.path / "injected.npy";
     const auto a = run_cli(run + " --rng torch-cpu --seed 1234 --num-samples 128 --threads 2 --out " + quoted(seeded), dir);
