@@ -128,6 +128,18 @@ struct fixture {
     cfg("cfg_ok.json", R"({"_class_name": "EulerDiscreteScheduler"})");
     cfg("cfg_small.json", R"({"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 100})");
     cfg("cfg_linspace.json", R"({"_class_name": "DDIMScheduler", "timestep_spacing": "linspace"})");
+    // issue 18: the remaining diffusers classes and their step() arguments
+    cfg("cfg_flow.json", R"({"_class_name": "FlowMatchEulerDiscreteScheduler"})");
+    cfg("cfg_kdpm2a.json", R"({"_class_name": "KDPM2AncestralDiscreteScheduler"})");
+    cfg("cfg_edm_sde3.json", R"({"_class_name": "EDMDPMSolverMultistepScheduler", "solver_order": 3, "algorithm_type": "sde-dpmsolver++"})");
+    cfg("cfg_cogdpm.json", R"({"_class_name": "CogVideoXDPMScheduler"})");
+    cfg("cfg_sde_dpmsolver.json", R"({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver"})");
+    cfg("cfg_pndm_prk.json", R"({"_class_name": "PNDMScheduler"})");
+    const std::vector<double> sig_up{0.5, 0.75, 0.25, 0.1}, sig_three{0.9, 0.5, 0.1};
+    write_bytes(p("sig_up.npy"), ferry::io::format_npy(sig_up.data(), {sig_up.size()}));
+    write_bytes(p("sig_three.npy"), ferry::io::format_npy(sig_three.data(), {sig_three.size()}));
+    const std::vector<double> w4(4 * 8 * 2, 0.5);  // (4, 8, 2) step noise: 4 step() calls
+    write_bytes(p("w4.npy"), ferry::io::format_npy(w4.data(), {4, 8, 2}));
 
     // discrete mixtures (sample-discrete --model mixture:FILE)
     write_bytes(p("dm.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.9, 0.1], [0.5, 0.5]], [[0.2, 0.8], [0.5, 0.5]]]})");
@@ -482,6 +494,29 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
       {"info: grid without --steps", "info --process discrete-vp --grid simple", {"--steps"}},
       {"info: native with --mu", "info --process flow --grid simple --steps 4 --mu 0.5", {"--mu", "--scheduler-config"}},
       {"info: gits coefficient", "info --process discrete-vp --grid gits --steps 10 --coeff 2", {"coeff"}},
+      // diffusers classes and their step() arguments (issue 18)
+      {"config: --s-noise to a class whose step takes none", sample_z + "--scheduler-config " + f.q("cfg_ok.json") + " --s-noise 0.5",
+       {"EulerDiscreteScheduler.step takes no s_noise", "DPMSolverSDEScheduler"}},
+      {"config: --eta to a class whose step takes none", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --eta 0.5",
+       {"KDPM2AncestralDiscreteScheduler.step takes no eta"}},
+      {"config: --sigmas not decreasing", sample_z + "--scheduler-config " + f.q("cfg_flow.json") + " --sigmas " + f.q("sig_up.npy"),
+       {"sigmas[1] = 0.75", "decrease strictly"}},
+      {"config: --sigmas of the wrong length", sample_z + "--scheduler-config " + f.q("cfg_flow.json") + " --sigmas " + f.q("sig_three.npy"),
+       {"sigmas has 3 entries; expected 4"}},
+      {"config: --sigmas to a class that takes none", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --sigmas " + f.q("sig_up.npy"),
+       {"KDPM2AncestralDiscreteScheduler.set_timesteps takes no sigmas"}},
+      {"config: --rng with --step-noise", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --rng torch-cpu --step-noise " + f.q("w4.npy"),
+       {"--rng torch-cpu", "drop --step-noise"}},
+      {"config: step noise shorter than the class's step() calls", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --step-noise " + f.q("w4.npy"),
+       {"w4.npy", "KDPM2AncestralDiscreteScheduler", "4 arrays", "at least 6"}},
+      {"config: EDMDPM's third-order SDE step", "sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") + " --out " +
+       quoted(out) + " --steps 12 --scheduler-config " + f.q("cfg_edm_sde3.json"), {"EDMDPMSolverMultistepScheduler", "solver_order 2"}},
+      {"config: a diffusers class ferry does not reproduce", sample_z + "--scheduler-config " + f.q("cfg_cogdpm.json"),
+       {"cfg_cogdpm.json", "\"CogVideoXDPMScheduler\", a diffusers scheduler ferry does not reproduce"}},
+      {"config: a value ferry does not implement", sample_z + "--scheduler-config " + f.q("cfg_sde_dpmsolver.json"),
+       {"\"algorithm_type\" is \"sde-dpmsolver\"", "ferry does not implement sde-dpmsolver"}},
+      {"config: PNDM's warm-up with 3 steps", "sample --model gmm:" + f.q("gmm.json") + " --noise " + f.q("noise.npy") + " --out " +
+       quoted(out) + " --steps 3 --scheduler-config " + f.q("cfg_pndm_prk.json"), {"PNDMScheduler.set_timesteps: steps = 3", "at least 4"}},
   };
 
   for (const bad_input& c : cases) {

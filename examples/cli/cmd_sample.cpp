@@ -66,8 +66,9 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   native(cmd->add_flag("--diffusers-rules", o.diffusers_rules, "multistep solvers lower their order at the end as diffusers does"));
   native(cmd->add_flag("--taylor-3m", o.taylor_3m, "dpmpp-3m with the D2 weight that makes it third order (peers: off)"));
   if (!stochastic) return cfg;
-  native(cmd->add_option("--s-noise", o.stochastic.s_noise, "scale of every injected normal (k-diffusion s_noise)")
-             ->capture_default_str());
+  cmd->add_option("--s-noise", o.stochastic.s_noise,
+                  "scale of every injected normal (k-diffusion s_noise); with --scheduler-config, DPMSolverSDEScheduler's step(s_noise)")
+      ->capture_default_str();
   native(cmd->add_option("--s-churn", o.stochastic.s_churn, "euler/heun churn S_churn (Karras et al. 2022, Alg. 2)")
              ->capture_default_str());
   native(cmd->add_option("--s-tmin", o.stochastic.s_tmin, "churn only for sigma >= S_tmin")->capture_default_str());
@@ -131,7 +132,8 @@ void add_sample_command(CLI::App& app, bool run) {
                                    "img2img strength)");
   init->needs(strength);
   strength->needs(init);
-  cmd->callback([opt, run] {
+  cmd->callback([opt, run, cmd] {
+    opt->s_noise_given = cmd->count("--s-noise") > 0;  // with a config: step(s_noise=…), which only some classes take
     if (run) run_sample(*opt);
   });
 }

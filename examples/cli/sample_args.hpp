@@ -28,6 +28,7 @@ struct sample_args {
   int order = 0;
   bool diffusers_rules = false, taylor_3m = false;
   solver_settings stochastic;  // eta, s_noise, s_churn, s_tmin, s_tmax, snr, solver_type, langevin_steps
+  bool s_noise_given = false;  // --s-noise was given (with --scheduler-config it is step(s_noise=…))
   // SDEdit (sample --init X.npy --strength s): start from X noised to the grid's level n − int(n·s).
   std::string init;
   std::optional<double> strength;

@@ -99,7 +99,9 @@ sample_stats run_diffusers(const sample_args& o, gaussian_mixture<T>& model, bat
   model.predicts = compat::model_prediction(c);
   scale_noise(x, compat::initial_scale(c, g));
   rec(step_report<T>{0, 0, {}, {}, 0, x.view()});  // the initial state is frame 0
-  return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
+  // step()'s keyword arguments: --eta (DDIM, TCD), --s-noise (DPMSolverSDE); other classes refuse them.
+  const compat::step_kwargs kwargs{o.stochastic.eta, o.s_noise_given ? std::optional<double>(o.stochastic.s_noise) : std::nullopt};
+  return compat::sample(c, g, model, x.view(), rec, noise, run, kwargs);
 }
 
 /// The process (for the problem) and the schedule (made from the concrete process's grid).

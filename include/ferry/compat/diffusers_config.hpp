@@ -669,13 +669,20 @@ inline diffusers_config parse_diffusers_config(const nlohmann::json& j, std::opt
   using ferry::detail::cat;
   using ferry::detail::escape;
   if (!j.is_object()) throw config_error(cat(where, ": expected a JSON object, got ", detail::config_reader::show(j)));
+  std::string flax_alias;  // diffusers' Flax twin of a class (FlaxDDIMScheduler): the same algorithm and keys
   if (!kind) {
     const auto it = j.find("_class_name");
     if (it == j.end()) throw config_error(cat(where, ": no \"_class_name\"; expected one of ", detail::class_list()));
-    kind = detail::class_of_name(*it, where);
+    if (it->is_string() && it->get<std::string>().rfind("Flax", 0) == 0)
+      for (const auto& r : detail::class_table())
+        if (it->get<std::string>() == cat("Flax", r.name)) kind = r.kind, flax_alias = it->get<std::string>();
+    if (!kind) kind = detail::class_of_name(*it, where);
   }
   const detail::class_rule& rule = detail::rule_of(*kind);
   diffusers_config c = default_config(*kind);
+  if (!flax_alias.empty())
+    c.warnings.push_back(cat(where, ": \"_class_name\" is \"", flax_alias, "\", read as ", rule.name,
+                             " (its PyTorch class, which a pipeline loads from this file)"));
   const detail::config_reader r{where};
   std::vector<std::string_view> names;
   for (const auto& k : rule.keys) names.push_back(k.key);

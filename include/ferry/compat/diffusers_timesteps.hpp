@@ -631,6 +631,10 @@ inline diffusers_grid edm_grid(const diffusers_config& c, std::size_t steps, con
   g.init_noise_sigma = std::sqrt(smax * smax + 1);
   std::vector<level<double>> lv;
   for (double v : g.sigmas) lv.push_back(edm_level(v));
+  // EDMDPM's and cosine DPM's appended σ_min is the config's, which the float32 ramp's last σ can
+  // undercut by an ulp (diffusers then steps up by ~5e-10): the levels end on the lower one, a
+  // zero-length step (the printed sigmas keep diffusers' values).
+  if (lv.size() >= 2 && last > 0 && lv.back().sigma > lv[lv.size() - 2].sigma) lv.back() = lv[lv.size() - 2];
   consecutive_steps(g, g.timesteps, lv);
   return g;
 }

@@ -4,7 +4,8 @@
 // Dynamic thresholding (Saharia et al. 2022, "Imagen", §2.3; diffusers' _threshold_sample):
 //   s = clamp(quantile_p(|x̂0|), 1, sample_max_value) per sample,  x̂0 ← clamp(x̂0, −s, s) / s
 // where the quantile is taken over each sample's D coordinates with linear interpolation
-// (torch.quantile's default). Static clipping (diffusers' clip_sample): x̂0 ← clamp(x̂0, −r, r).
+// (torch.quantile's default), and clamp is torch.clamp's min(max(q, 1), sample_max_value): a
+// sample_max_value below 1 makes s = sample_max_value, as in diffusers. Static clipping (diffusers' clip_sample): x̂0 ← clamp(x̂0, −r, r).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -23,7 +24,8 @@ struct dynamic_thresholding {
   dynamic_thresholding() = default;
   dynamic_thresholding(T p, T max_value) : ratio(p), sample_max_value(max_value) {
     if (!(p > 0 && p <= 1)) throw config_error(detail::cat("dynamic_thresholding_ratio is ", p, "; expected a value in (0, 1]"));
-    if (!(max_value >= 1)) throw config_error(detail::cat("sample_max_value is ", max_value, "; expected >= 1"));
+    if (!(max_value > 0 && std::isfinite(max_value)))
+      throw config_error(detail::cat("sample_max_value is ", max_value, "; expected a finite value > 0"));
   }
 
   void reset(extent e) { scratch_.resize(e.cols); }
@@ -38,7 +40,7 @@ struct dynamic_thresholding {
       std::nth_element(scratch_.begin(), scratch_.begin() + std::ptrdiff_t(lo), scratch_.end());
       const T v_lo = scratch_[lo];
       const T v_hi = hi == lo ? v_lo : *std::min_element(scratch_.begin() + std::ptrdiff_t(lo) + 1, scratch_.end());
-      const T s = std::clamp(v_lo + (pos - T(lo)) * (v_hi - v_lo), T(1), sample_max_value);
+      const T s = std::min(std::max(v_lo + (pos - T(lo)) * (v_hi - v_lo), T(1)), sample_max_value);  // torch.clamp(q, 1, max)
       for (auto& v : row) v = std::clamp(v, -s, s) / s;
     }
   }

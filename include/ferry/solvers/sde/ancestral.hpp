@@ -20,6 +20,8 @@
 //   epsilon_source::model  the model's untransformed ε̂ beside the transformed x̂0 (diffusers DDIM)
 // Without a transform both are the same update. Step i draws its one normal array as step i (stream
 // 0), only where σ_up > 0. Order 1 (strong 1/2 in general), one model evaluation per step.
+// no_noise_at_t0 / no_noise_to_t0 drop the noise of the step from / to timestep t = 0 (DDPM's last
+// step starts at t = 0; DDPMWuerstchen's lands there, on ᾱ(0) = 0.9999, and adds none).
 //
 // flow_view (ComfyUI's sample_euler_ancestral_RF, taken on CONST models): on a step that runs on a
 // flow (detail/comfy_view.hpp), the split is the rectified-flow one of detail/ancestral.hpp: the
@@ -58,6 +60,7 @@ struct ancestral {
     epsilon_source epsilon = epsilon_source::state;
     bool no_noise_at_t0 = false;  ///< diffusers DDPM: no noise on the step from timestep 0 (Ho et al.'s t = 1)
     bool flow_view = false;       ///< on a flow, ComfyUI's rectified-flow split (its _RF branch)
+    bool no_noise_to_t0 = false;  ///< diffusers DDPMWuerstchen: no noise on the step that lands at t = 0 (its ᾱ(0) < 1)
   } opt;
 
   ancestral() = default;
@@ -78,7 +81,7 @@ struct ancestral {
     T up = opt.variance == ancestral_variance::posterior
                ? up_posterior
                : std::sqrt(std::max(T(0), s.cur.sigma * s.cur.sigma - sq(s.cur.alpha / s.next.alpha * s.next.sigma)));
-    if (opt.no_noise_at_t0 && s.cur.t == 0) up = 0;
+    if ((opt.no_noise_at_t0 && s.cur.t == 0) || (opt.no_noise_to_t0 && s.next.t == 0)) up = 0;
     up *= opt.s_noise;
     detail::terms<T, 3> t;
     if (opt.epsilon == epsilon_source::model) {

@@ -16,7 +16,9 @@
 // Step i: evaluate x̂0 (or ε̂) at the predicted state; the corrector (order ck, the new output among
 // its nodes) redoes the previous step from the state before it, adding the same noise the predictor
 // drew (no new draw); use_pece evaluates the corrected state again; the predictor (order pk) then
-// steps to λ', drawing z as step i, stream 0, where τ > 0. A step to σ = 0 lands on x̂0.
+// steps to λ', drawing z as step i, stream 0, where τ > 0 (or on every step, draw_every_step: diffusers
+// draws in every step() call and multiplies by τ = 0, which a seeded generator's sequence shows). A step
+// to σ = 0 lands on x̂0.
 //
 // τ = eta on the interval sde_end_sigma ≤ v ≤ sde_start_sigma, else 0, where v is (tau_variable)
 //   sigma_next: ComfyUI's σ of the landing level (its view, detail/comfy_view.hpp: the flow σ on a flow,
@@ -71,6 +73,7 @@ struct sa_solver_options {
   sa_tau_variable tau_variable = sa_tau_variable::sigma_next;
   sa_order_rule order_rule = sa_order_rule::comfy;
   bool flow_view = true;  ///< τ of sigma_next on a flow: ComfyUI's CONST σ (the flow σ); false: σ/α
+  bool draw_every_step = false;  ///< ask for step i's normal array where τ = 0 too (diffusers' step() draws on every call)
 };
 
 template <class T = double>
@@ -126,8 +129,8 @@ struct sa_solver {
     update(x, x_prev_.data(), cur, s.next, pk, tau, false);
     tau_prev_ = tau, noise_added_ = false;
     if constexpr (detail::has_noise<Problem>) {
+      if (noise > 0 || opt.draw_every_step) p.normal(s.index, 0, noise_.view());  // a seeded generator advances as diffusers' does
       if (noise > 0) {
-        p.normal(s.index, 0, noise_.view());
         simd::lincomb<T, 1>(noise_.view().span(), {noise}, {noise_.data()});  // the scaled draw, kept for the corrector
         simd::lincomb<T, 2>(x.span(), {T(1), T(1)}, {x.data, noise_.data()});
         noise_added_ = true;
@@ -215,7 +218,7 @@ sa_solver<T> diffusers_sa_solver(int predictor_order = 2, int corrector_order = 
   return sa_solver<T>({.predictor_order = predictor_order, .corrector_order = corrector_order, .use_pece = false,
                        .simple_order_2 = predict_x0, .predict_x0 = predict_x0, .lower_order_final = lower_order_final, .eta = 1,
                        .s_noise = 1, .sde_start_sigma = 800, .sde_end_sigma = 200, .tau_variable = sa_tau_variable::timestep,
-                       .order_rule = sa_order_rule::diffusers, .flow_view = false});
+                       .order_rule = sa_order_rule::diffusers, .flow_view = false, .draw_every_step = true});
 }
 
 /// ComfyUI's percent_to_sigma of the model sampling of a process, where it has one: on a flow
