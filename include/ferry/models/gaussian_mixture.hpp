@@ -7,32 +7,39 @@
 //   E[x0 | x_t = x] = Σ_k r_k (μ_k + α Σ_k C_k⁻¹ (x − α μ_k))
 //
 // so it answers every prediction kind exactly: the reference "network" of every test.
-// Full covariances are diagonalised once, Σ_k = U_k diag(s_k) U_kᵀ, so C_k⁻¹ costs nothing per level.
+// Full covariances are diagonalised once (Jacobi rotations), Σ_k = U_k diag(s_k) U_kᵀ, so C_k⁻¹
+// costs nothing per level.
 //
-// The batch calls (operator(), posterior_mean, score) run vectorised ACROSS rows: SIMD lane l holds
-// row i + l, a partial last batch is zero-padded and runs the same body, so a row's bits do not
-// depend on where it sits in the batch (any chunking over threads gives the same bits). They do not
-// allocate: the per-level constants and the lane arrays live on the caller's stack (a thread-local
-// buffer, sized once per thread, only for mixtures too big for it), so concurrent calls from
-// several threads on different row chunks share no mutable state.
-#include <Eigen/Dense>
+// The batch calls (operator(), posterior_mean, score) run vectorised ACROSS rows
+// (simd/kernel/mixture.hpp): SIMD lane l holds row i + l, a partial last batch is zero-padded and
+// runs the same body, so a row's bits do not depend on where it sits in the batch (any chunking
+// over threads gives the same bits), nor on the ISA path a dispatching program runs
+// (simd/kernels.hpp). They do not allocate: the per-level constants and the lane arrays live on the
+// caller's stack (a thread-local buffer, sized once per thread, only for mixtures too big for it),
+// so concurrent calls from several threads on different row chunks share no mutable state.
+//
+// Programs that use the mixture in several translation units can compile it once: define
+// FERRY_EXTERN_GAUSSIAN_MIXTURE everywhere and compile src/models/gaussian_mixture.cpp (the
+// explicit instantiations of float and double) into the program, as the ferry_kernels library
+// does; see docs/install.md.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
-#include <xsimd/xsimd.hpp>
 
 #include "ferry/core/batch.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/core/prediction.hpp"
 #include "ferry/io/read_json.hpp"
+#include "ferry/simd/kernels.hpp"
 
 namespace ferry {
 
@@ -65,6 +72,7 @@ class gaussian_mixture {
       g.eigval_.push_back(stds[k].array().square().matrix());
     }
     g.full_ = false;
+    g.pack();
     return g;
   }
 
@@ -80,16 +88,25 @@ class gaussian_mixture {
       const mat& c = covs[k];
       if (std::size_t(c.rows()) != g.dim() || std::size_t(c.cols()) != g.dim())
         throw shape_error(detail::cat("gaussian_mixture: covs[", k, "] is ", c.rows(), "x", c.cols(), ", expected ", g.dim(), "x", g.dim()));
-      if (!c.isApprox(c.transpose(), T(1e-12)))
-        throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not symmetric"));
-      Eigen::SelfAdjointEigenSolver<mat> es(c);
-      if (!(es.eigenvalues().minCoeff() > 0))
+      T asym = 0, norm = 0;  // ‖Σ − Σᵀ‖² ≤ 10⁻²⁴‖Σ‖² (Frobenius), as Eigen's isApprox(Σᵀ, 1e-12)
+      for (Eigen::Index i = 0; i < c.rows(); ++i)
+        for (Eigen::Index j = 0; j < c.cols(); ++j) {
+          const T d = c(i, j) - c(j, i);
+          asym += d * d;
+          norm += c(i, j) * c(i, j);
+        }
+      if (!(asym <= T(1e-24) * norm)) throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not symmetric"));
+      vec values;
+      mat vectors;
+      symmetric_eigen(c, values, vectors);
+      if (!(values.minCoeff() > 0))
         throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not positive definite (smallest eigenvalue ",
-                                       es.eigenvalues().minCoeff(), ")"));
-      g.eigval_.push_back(es.eigenvalues());
-      g.eigvec_.push_back(es.eigenvectors());
+                                       values.minCoeff(), ")"));
+      g.eigval_.push_back(std::move(values));
+      g.eigvec_.push_back(std::move(vectors));
     }
     g.full_ = true;
+    g.pack();
     return g;
   }
 
@@ -101,25 +118,29 @@ class gaussian_mixture {
       return j.at(key);
     };
     return io::in_json_context(where, [&] {
-      auto weights = need("weights").template get<std::vector<T>>();
+      auto weights = json_numbers(need("weights"), "\"weights\"");
       std::vector<vec> means;
-      for (const auto& m : need("means")) means.push_back(to_vec(m.template get<std::vector<T>>()));
+      for (const auto& m : json_array(need("means"), "\"means\""))
+        means.push_back(to_vec(json_numbers(m, detail::cat("\"means\"[", means.size(), "]"))));
       const bool has_stds = j.contains("stds"), has_covs = j.contains("covs");
       if (has_stds == has_covs)
         throw config_error(detail::cat(where, ": give exactly one of \"stds\" (diagonal) or \"covs\" (full)"));
       if (has_stds) {
         std::vector<vec> stds;
-        for (const auto& s : j.at("stds")) stds.push_back(to_vec(s.template get<std::vector<T>>()));
+        for (const auto& s : json_array(j.at("stds"), "\"stds\""))
+          stds.push_back(to_vec(json_numbers(s, detail::cat("\"stds\"[", stds.size(), "]"))));
         return diagonal(std::move(weights), std::move(means), std::move(stds));
       }
       std::vector<mat> covs;
-      for (const auto& c : j.at("covs")) {
-        const auto rows = c.template get<std::vector<std::vector<T>>>();
+      for (const auto& c : json_array(j.at("covs"), "\"covs\"")) {
+        const std::string name = detail::cat("\"covs\"[", covs.size(), "]");
+        const auto& rows = json_array(c, name);
         mat m(Eigen::Index(rows.size()), Eigen::Index(rows.empty() ? 0 : rows[0].size()));
         for (std::size_t r = 0; r < rows.size(); ++r) {
-          if (rows[r].size() != std::size_t(m.cols()))
-            throw shape_error(detail::cat(where, ": a row of \"covs\" has ", rows[r].size(), " entries, expected ", m.cols()));
-          for (std::size_t q = 0; q < rows[r].size(); ++q) m(Eigen::Index(r), Eigen::Index(q)) = rows[r][q];
+          const std::vector<T> row = json_numbers(rows[r], detail::cat(name, "[", r, "]"));
+          if (row.size() != std::size_t(m.cols()))
+            throw shape_error(detail::cat(where, ": a row of \"covs\" has ", row.size(), " entries, expected ", m.cols()));
+          for (std::size_t q = 0; q < row.size(); ++q) m(Eigen::Index(r), Eigen::Index(q)) = row[q];
         }
         covs.push_back(std::move(m));
       }
@@ -212,21 +233,90 @@ class gaussian_mixture {
  private:
   static vec to_vec(const std::vector<T>& v) { return Eigen::Map<const vec>(v.data(), Eigen::Index(v.size())); }
 
-  // ---- the vectorised batch kernel ---------------------------------------------------------------
-  using simd_batch = xsimd::batch<T>;
-  static constexpr std::size_t lanes = simd_batch::size;
+  // JSON to numbers element by element: nlohmann's conversions to nested std::vector cost a
+  // program that loads a mixture more compile time than the mixture itself.
+  static const nlohmann::json& json_array(const nlohmann::json& v, const std::string& what) {
+    if (!v.is_array()) throw config_error(detail::cat(what, " is ", v.type_name(), "; expected an array"));
+    return v;
+  }
+  static std::vector<T> json_numbers(const nlohmann::json& v, const std::string& what) {
+    std::vector<T> out;
+    out.reserve(json_array(v, what).size());
+    for (const auto& x : v) {
+      if (!x.is_number()) throw config_error(detail::cat(what, "[", out.size(), "] is ", x.type_name(), "; expected a number"));
+      out.push_back(x.template get<T>());
+    }
+    return out;
+  }
+
+  // Σ = U diag(s) Uᵀ by cyclic Jacobi rotations (Golub & Van Loan, "Matrix Computations", 4th ed.,
+  // §8.5.2–8.5.3: each rotation zeroes one off-diagonal pair, sweeps until the off-diagonal mass is
+  // below ε² of the whole), in double for float mixtures; eigenvalues ascending. A D×D loop in place
+  // of Eigen's SelfAdjointEigenSolver, whose instantiation cost every user of the mixture seconds
+  // of compile time.
+  static void symmetric_eigen(const mat& c, vec& values, mat& vectors) {
+    using W = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>;
+    const std::size_t n = std::size_t(c.rows());
+    std::vector<W> a(n * n), v(n * n, W(0));
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < n; ++j) a[i * n + j] = W(c(Eigen::Index(i), Eigen::Index(j)));
+      v[i * n + i] = 1;
+    }
+    for (int sweep = 0; sweep < 100; ++sweep) {
+      W off = 0, all = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) (i == j ? all : off) += a[i * n + j] * a[i * n + j];
+      if (!(off > std::numeric_limits<W>::epsilon() * std::numeric_limits<W>::epsilon() * (all + off))) break;
+      for (std::size_t p = 0; p + 1 < n; ++p)
+        for (std::size_t q = p + 1; q < n; ++q) {
+          const W apq = a[p * n + q];
+          if (apq == 0) continue;
+          // τ = (a_qq − a_pp)/(2a_pq), t = sign(τ)/(|τ| + √(1 + τ²)), c = 1/√(1 + t²), s = t·c
+          const W tau = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+          const W t = (tau >= 0 ? W(1) : W(-1)) / (std::abs(tau) + std::sqrt(1 + tau * tau));
+          const W cs = 1 / std::sqrt(1 + t * t), sn = t * cs;
+          auto rotate = [&](W& xp, W& xq) {  // (xp, xq) ← (c·xp − s·xq, s·xp + c·xq)
+            const W u = xp, w = xq;
+            xp = cs * u - sn * w;
+            xq = sn * u + cs * w;
+          };
+          for (std::size_t k = 0; k < n; ++k) rotate(a[k * n + p], a[k * n + q]);  // A ← A·J
+          for (std::size_t k = 0; k < n; ++k) rotate(a[p * n + k], a[q * n + k]);  // A ← Jᵀ·A
+          for (std::size_t k = 0; k < n; ++k) rotate(v[k * n + p], v[k * n + q]);  // U ← U·J
+        }
+    }
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return a[x * n + x] < a[y * n + y]; });
+    values.resize(Eigen::Index(n));
+    vectors.resize(Eigen::Index(n), Eigen::Index(n));
+    for (std::size_t j = 0; j < n; ++j) {
+      values[Eigen::Index(j)] = T(a[order[j] * n + order[j]]);
+      for (std::size_t i = 0; i < n; ++i) vectors(Eigen::Index(i), Eigen::Index(j)) = T(v[i * n + order[j]]);
+    }
+  }
+
+  // The kernel's packed copies: μ_k (K·D) and U_k column-major (K·D·D, full covariance only).
+  void pack() {
+    const std::size_t K = components(), D = dim();
+    mu_.assign(K * D, T(0));
+    u_.assign(full_ ? K * D * D : 0, T(0));
+    for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t j = 0; j < D; ++j) mu_[k * D + j] = means_[k][Eigen::Index(j)];
+      if (full_) std::copy(eigvec_[k].data(), eigvec_[k].data() + D * D, u_.data() + k * D * D);
+    }
+  }
+
+  // ---- the vectorised batch kernel (simd/kernel/mixture.hpp) -------------------------------------
   static constexpr std::size_t stack_elements = 2048;  // 16 KiB of doubles; see scratch_elements
 
   std::size_t scratch_elements() const {
     const std::size_t K = components(), D = dim();
-    return K * (3 * D + 1) + lanes * (K * D + K + 4 * D) + lanes;  // + lanes: room to align
+    return K * (3 * D + 1) + simd::kernel::mixture_lanes_scratch<T>(K, D);
   }
 
-  // out = ca·x + cb·f(x) for every row, f the posterior mean (Score = false) or the score (true).
-  // Per level: c_kj = α²s_kj + σ² (eigenvalues of C_k), inv_c = 1/c, shift = α s/c (α Σ_k C_k⁻¹ in
-  // the eigenbasis), κ_k = log w_k − ½(Σ_j log c_kj + D log 2π). Per row and component:
-  //   e = U_kᵀ(x − αμ_k),  lp_k = κ_k − ½ Σ_j e_j² inv_c_kj,  r_k = exp(lp_k − max) / Σ exp(· − max),
-  //   x̂0 = Σ_k r_k (μ_k + U_k(shift_k ⊙ e)),   ∇log p = −Σ_k r_k U_k(inv_c_k ⊙ e).
+  // out = ca·x + cb·f(x) for every row, f the posterior mean (Score = false) or the score (true):
+  // the per-level constants here, the rows in the kernel of the program's ISA path.
   template <bool Score>
   void rows_kernel(const T* x, std::size_t rows, T alpha, T sigma, T ca, T cb, T* out) const {
     const std::size_t need = scratch_elements();
@@ -240,22 +330,15 @@ class gaussian_mixture {
     }
   }
 
+  // Per level: c_kj = α²s_kj + σ² (eigenvalues of C_k), inv_c = 1/c, shift = α s/c (α Σ_k C_k⁻¹ in
+  // the eigenbasis), κ_k = log w_k − ½(Σ_j log c_kj + D log 2π).
   template <bool Score>
   void rows_kernel_in(T* buf, const T* x, std::size_t rows, T alpha, T sigma, T ca, T cb, T* out) const {
-    using B = simd_batch;
-    const std::size_t K = components(), D = dim(), L = lanes;
-    // lane arrays first (aligned), then the per-level constants
-    T* base = buf + (L - std::size_t(reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % L) % L;
-    T* xl = base;              // D·L: the block's rows, one batch per dimension
-    T* acc = xl + D * L;       // D·L: the result
-    T* e = acc + D * L;        // K·D·L: residuals in eigen-coordinates
-    T* lp = e + K * D * L;     // K·L: log-probabilities, then unnormalised responsibilities
-    T* inv_c = lp + K * L;     // K·D
+    const std::size_t K = components(), D = dim();
+    T* inv_c = buf;            // K·D
     T* shift = inv_c + K * D;  // K·D
     T* am = shift + K * D;     // K·D: αμ_k
     T* kappa = am + K * D;     // K
-    T* tail_in = kappa + K;    // D·L: a zero-padded partial block
-    T* tail_out = tail_in + D * L;
     const T log2pi = std::log(2 * std::numbers::pi_v<T>);
     for (std::size_t k = 0; k < K; ++k) {
       T logdet = 0;
@@ -268,77 +351,16 @@ class gaussian_mixture {
       }
       kappa[k] = log_weights_[k] - T(0.5) * (logdet + T(D) * log2pi);
     }
-    const B half(T(0.5)), bca(ca), bcb(cb);
-    const bool plain = ca == T(0) && cb == T(1);
-    auto block = [&](const T* src, T* dst) {  // L rows, row-major at src/dst
-      for (std::size_t l = 0; l < L; ++l)
-        for (std::size_t j = 0; j < D; ++j) xl[j * L + l] = src[l * D + j];
-      B m(-std::numeric_limits<T>::infinity());
-      for (std::size_t k = 0; k < K; ++k) {
-        T* ek = e + k * D * L;
-        if (full_) {
-          const mat& U = eigvec_[k];
-          for (std::size_t j = 0; j < D; ++j) {  // e_j = Σ_q U_qj (x_q − αμ_kq)
-            B v(T(0));
-            for (std::size_t q = 0; q < D; ++q)
-              v = xsimd::fma(B(U(Eigen::Index(q), Eigen::Index(j))), B::load_aligned(xl + q * L) - B(am[k * D + q]), v);
-            v.store_aligned(ek + j * L);
-          }
-        } else {
-          for (std::size_t j = 0; j < D; ++j) (B::load_aligned(xl + j * L) - B(am[k * D + j])).store_aligned(ek + j * L);
-        }
-        B quad(T(0));
-        for (std::size_t j = 0; j < D; ++j) {
-          const B v = B::load_aligned(ek + j * L);
-          quad = xsimd::fma(v * v, B(inv_c[k * D + j]), quad);
-        }
-        const B l = B(kappa[k]) - half * quad;
-        l.store_aligned(lp + k * L);
-        m = xsimd::max(m, l);
-      }
-      B total(T(0));
-      for (std::size_t k = 0; k < K; ++k) {
-        const B w = xsimd::exp(B::load_aligned(lp + k * L) - m);
-        w.store_aligned(lp + k * L);
-        total += w;
-      }
-      const B inv_total = B(T(1)) / total;
-      for (std::size_t j = 0; j < D; ++j) B(T(0)).store_aligned(acc + j * L);
-      for (std::size_t k = 0; k < K; ++k) {
-        const B r = B::load_aligned(lp + k * L) * inv_total;
-        const T* ek = e + k * D * L;
-        const T* coef = Score ? inv_c + k * D : shift + k * D;
-        for (std::size_t j = 0; j < D; ++j) {
-          B v(T(0));  // (U_k (coef ⊙ e))_j, or coef_j e_j for a diagonal mixture
-          if (full_) {
-            const mat& U = eigvec_[k];
-            for (std::size_t q = 0; q < D; ++q)
-              v = xsimd::fma(B(U(Eigen::Index(j), Eigen::Index(q)) * coef[q]), B::load_aligned(ek + q * L), v);
-          } else {
-            v = B(coef[j]) * B::load_aligned(ek + j * L);
-          }
-          const B a = B::load_aligned(acc + j * L);
-          if constexpr (Score)
-            xsimd::fnma(r, v, a).store_aligned(acc + j * L);  // a − r·v
-          else
-            xsimd::fma(r, v + B(means_[k][Eigen::Index(j)]), a).store_aligned(acc + j * L);
-        }
-      }
-      for (std::size_t j = 0; j < D; ++j) {
-        const B f = B::load_aligned(acc + j * L);
-        (plain ? f : xsimd::fma(bca, B::load_aligned(xl + j * L), bcb * f)).store_aligned(acc + j * L);
-      }
-      for (std::size_t l = 0; l < L; ++l)
-        for (std::size_t j = 0; j < D; ++j) dst[l * D + j] = acc[j * L + l];
-    };
-    std::size_t i = 0;
-    for (; i + L <= rows; i += L) block(x + i * D, out + i * D);
-    if (i == rows) return;
-    // the tail: zero-padded lanes through the same body
-    std::fill(tail_in, tail_in + D * L, T(0));
-    std::copy(x + i * D, x + rows * D, tail_in);
-    block(tail_in, tail_out);
-    std::copy(tail_out, tail_out + (rows - i) * D, out + i * D);
+    simd::kernel::mixture_args<T> a;
+    a.K = K, a.D = D, a.inv_c = inv_c, a.shift = shift, a.am = am, a.kappa = kappa, a.mu = mu_.data();
+    a.u = full_ ? u_.data() : nullptr;
+    a.ca = ca, a.cb = cb, a.score = Score, a.scratch = kappa + K;
+#ifdef FERRY_SIMD_DISPATCH
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
+      simd::kernels().of<T>().mixture_rows(a, x, rows, out);
+    else
+#endif
+      simd::kernel::mixture_rows<T, xsimd::default_arch>(a, x, rows, out);
   }
 
   static T log_sum_exp(const std::vector<T>& v) {
@@ -383,21 +405,23 @@ class gaussian_mixture {
   // log w_k + log N(x; αμ_k, C_k) for every k; optionally the whitened residual C_k⁻¹(x − αμ_k)
   // in the eigenbasis (u_k = U_kᵀ(x − αμ_k), written as C_k⁻¹-scaled coordinates) into res[k].
   void component_log_probs(const T* x, T alpha, T sigma, T* lp, std::vector<vec>* res) const {
-    const Eigen::Map<const vec> xv(x, Eigen::Index(dim()));
+    const std::size_t K = components(), D = dim();
     const T log2pi = std::log(2 * std::numbers::pi_v<T>);
-    for (std::size_t k = 0; k < components(); ++k) {
-      vec r = xv - alpha * means_[k];
-      if (full_) r = eigvec_[k].transpose() * r;                        // eigen-coordinates
-      const vec c = (alpha * alpha * eigval_[k].array() + sigma * sigma).matrix();  // eigenvalues of C_k
+    for (std::size_t k = 0; k < K; ++k) {
+      if (res) (*res)[k].resize(Eigen::Index(D));
       T quad = 0, logdet = 0;
-      for (Eigen::Index j = 0; j < r.size(); ++j) {
-        quad += r[j] * r[j] / c[j];
-        logdet += std::log(c[j]);
+      for (std::size_t j = 0; j < D; ++j) {
+        T r = 0;  // (U_kᵀ(x − αμ_k))_j: eigen-coordinates (x_j − αμ_kj for a diagonal mixture)
+        if (full_)
+          for (std::size_t q = 0; q < D; ++q) r += u_[(k * D + j) * D + q] * (x[q] - alpha * mu_[k * D + q]);
+        else
+          r = x[j] - alpha * mu_[k * D + j];
+        const T c = alpha * alpha * eigval_[k][Eigen::Index(j)] + sigma * sigma;  // eigenvalue of C_k
+        quad += r * r / c;
+        logdet += std::log(c);
+        if (res) (*res)[k][Eigen::Index(j)] = r / c;  // C_k⁻¹ r in eigen-coordinates
       }
-      lp[k] = log_weights_[k] - T(0.5) * (quad + logdet + T(r.size()) * log2pi);
-      if (res) {
-        (*res)[k] = (r.array() / c.array()).matrix();                  // C_k⁻¹ r in eigen-coordinates
-      }
+      lp[k] = log_weights_[k] - T(0.5) * (quad + logdet + T(D) * log2pi);
     }
   }
 
@@ -453,7 +477,14 @@ class gaussian_mixture {
   std::vector<T> weights_, log_weights_;
   std::vector<vec> means_, eigval_;
   std::vector<mat> eigvec_;
+  std::vector<T> mu_, u_;  // pack()
   bool full_ = false;
 };
 
 }  // namespace ferry
+
+#ifdef FERRY_EXTERN_GAUSSIAN_MIXTURE
+// Compiled once, in src/models/gaussian_mixture.cpp (the ferry_kernels library defines the macro).
+extern template class ferry::gaussian_mixture<float>;
+extern template class ferry::gaussian_mixture<double>;
+#endif
