@@ -18,10 +18,11 @@
 // caller's stack (a thread-local buffer, sized once per thread, only for mixtures too big for it),
 // so concurrent calls from several threads on different row chunks share no mutable state.
 //
-// Programs that use the mixture in several translation units can compile it once: define
-// FERRY_EXTERN_GAUSSIAN_MIXTURE everywhere and compile src/models/gaussian_mixture.cpp (the
-// explicit instantiations of float and double) into the program, as the ferry_kernels library
-// does; see docs/install.md.
+// Compile cost: the parameters live in flat arrays and the loader reads JSON number by number, so a
+// program that loads and calls a mixture compiles little beyond the kernel. Programs that use it in
+// several translation units can compile it once: define FERRY_EXTERN_GAUSSIAN_MIXTURE everywhere
+// and compile src/models/gaussian_mixture.cpp (the explicit instantiations of float and double)
+// into the program, as the ferry_kernels library does for its users (docs/install.md).
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -30,6 +31,7 @@
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <random>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -56,95 +58,45 @@ class gaussian_mixture {
   gaussian_mixture() = default;
 
   /// Diagonal covariance: stds are standard deviations per component and dimension.
-  static gaussian_mixture diagonal(std::vector<T> weights, std::vector<vec> means, std::vector<vec> stds) {
-    gaussian_mixture g;
-    g.init_weights(std::move(weights), means.size(), "weights");
-    g.means_ = std::move(means);
-    g.check_means();
-    if (stds.size() != g.means_.size())
-      throw shape_error(detail::cat("gaussian_mixture: ", stds.size(), " stds for ", g.means_.size(), " components"));
-    for (std::size_t k = 0; k < stds.size(); ++k) {
-      if (std::size_t(stds[k].size()) != g.dim())
-        throw shape_error(detail::cat("gaussian_mixture: stds[", k, "] has ", stds[k].size(), " entries, expected ", g.dim()));
-      for (Eigen::Index j = 0; j < stds[k].size(); ++j)
-        if (!(stds[k][j] > 0) || !std::isfinite(stds[k][j]))
-          throw domain_error(detail::cat("gaussian_mixture: stds[", k, "][", j, "] = ", stds[k][j], "; must be positive and finite"));
-      g.eigval_.push_back(stds[k].array().square().matrix());
-    }
-    g.full_ = false;
-    g.pack();
-    return g;
+  static gaussian_mixture diagonal(std::vector<T> weights, const std::vector<vec>& means, const std::vector<vec>& stds) {
+    return make(std::move(weights), rows_of(means), rows_of(stds), nullptr);
   }
 
   /// Full covariance: each Σ_k symmetric positive definite.
-  static gaussian_mixture full(std::vector<T> weights, std::vector<vec> means, std::vector<mat> covs) {
-    gaussian_mixture g;
-    g.init_weights(std::move(weights), means.size(), "weights");
-    g.means_ = std::move(means);
-    g.check_means();
-    if (covs.size() != g.means_.size())
-      throw shape_error(detail::cat("gaussian_mixture: ", covs.size(), " covs for ", g.means_.size(), " components"));
-    for (std::size_t k = 0; k < covs.size(); ++k) {
-      const mat& c = covs[k];
-      if (std::size_t(c.rows()) != g.dim() || std::size_t(c.cols()) != g.dim())
-        throw shape_error(detail::cat("gaussian_mixture: covs[", k, "] is ", c.rows(), "x", c.cols(), ", expected ", g.dim(), "x", g.dim()));
-      T asym = 0, norm = 0;  // ‖Σ − Σᵀ‖² ≤ 10⁻²⁴‖Σ‖² (Frobenius), as Eigen's isApprox(Σᵀ, 1e-12)
-      for (Eigen::Index i = 0; i < c.rows(); ++i)
-        for (Eigen::Index j = 0; j < c.cols(); ++j) {
-          const T d = c(i, j) - c(j, i);
-          asym += d * d;
-          norm += c(i, j) * c(i, j);
-        }
-      if (!(asym <= T(1e-24) * norm)) throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not symmetric"));
-      vec values;
-      mat vectors;
-      symmetric_eigen(c, values, vectors);
-      if (!(values.minCoeff() > 0))
-        throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not positive definite (smallest eigenvalue ",
-                                       values.minCoeff(), ")"));
-      g.eigval_.push_back(std::move(values));
-      g.eigvec_.push_back(std::move(vectors));
+  static gaussian_mixture full(std::vector<T> weights, const std::vector<vec>& means, const std::vector<mat>& covs) {
+    std::vector<dense> c;
+    for (const mat& m : covs) {
+      dense d{std::size_t(m.rows()), std::size_t(m.cols()), {}};
+      for (Eigen::Index i = 0; i < m.rows(); ++i)
+        for (Eigen::Index j = 0; j < m.cols(); ++j) d.a.push_back(m(i, j));
+      c.push_back(std::move(d));
     }
-    g.full_ = true;
-    g.pack();
-    return g;
+    return make(std::move(weights), rows_of(means), {}, &c);
   }
 
   /// From JSON {"weights": [K], "means": [K][D], "stds": [K][D]} or with "covs": [K][D][D].
   static gaussian_mixture from_json(const nlohmann::json& j, const std::string& where = "gmm") {
-    auto need = [&](const char* key) -> const nlohmann::json& {
-      if (!j.is_object() || !j.contains(key))
-        throw config_error(detail::cat(where, ": missing key \"", key, "\""));
-      return j.at(key);
-    };
     return io::in_json_context(where, [&] {
-      auto weights = json_numbers(need("weights"), "\"weights\"");
-      std::vector<vec> means;
-      for (const auto& m : json_array(need("means"), "\"means\""))
-        means.push_back(to_vec(json_numbers(m, detail::cat("\"means\"[", means.size(), "]"))));
+      for (const char* key : {"weights", "means"})
+        if (!j.is_object() || !j.contains(key)) throw config_error(detail::cat(where, ": missing key \"", key, "\""));
       const bool has_stds = j.contains("stds"), has_covs = j.contains("covs");
       if (has_stds == has_covs)
         throw config_error(detail::cat(where, ": give exactly one of \"stds\" (diagonal) or \"covs\" (full)"));
-      if (has_stds) {
-        std::vector<vec> stds;
-        for (const auto& s : json_array(j.at("stds"), "\"stds\""))
-          stds.push_back(to_vec(json_numbers(s, detail::cat("\"stds\"[", stds.size(), "]"))));
-        return diagonal(std::move(weights), std::move(means), std::move(stds));
-      }
-      std::vector<mat> covs;
-      for (const auto& c : json_array(j.at("covs"), "\"covs\"")) {
-        const std::string name = detail::cat("\"covs\"[", covs.size(), "]");
-        const auto& rows = json_array(c, name);
-        mat m(Eigen::Index(rows.size()), Eigen::Index(rows.empty() ? 0 : rows[0].size()));
-        for (std::size_t r = 0; r < rows.size(); ++r) {
-          const std::vector<T> row = json_numbers(rows[r], detail::cat(name, "[", r, "]"));
-          if (row.size() != std::size_t(m.cols()))
-            throw shape_error(detail::cat(where, ": a row of \"covs\" has ", row.size(), " entries, expected ", m.cols()));
-          for (std::size_t q = 0; q < row.size(); ++q) m(Eigen::Index(r), Eigen::Index(q)) = row[q];
+      std::vector<T> weights = json_numbers(j["weights"], "\"weights\"");
+      const auto means = json_rows(j["means"], "\"means\"");
+      if (has_stds) return make(std::move(weights), means, json_rows(j["stds"], "\"stds\""), nullptr);
+      std::vector<dense> covs;
+      for (const auto& c : json_array(j["covs"], "\"covs\"")) {
+        const auto rows = json_rows(c, detail::cat("\"covs\"[", covs.size(), "]"));
+        dense d{rows.size(), rows.empty() ? 0 : rows[0].size(), {}};
+        for (const auto& r : rows) {
+          if (r.size() != d.cols)
+            throw shape_error(detail::cat(where, ": a row of \"covs\" has ", r.size(), " entries, expected ", d.cols));
+          for (T v : r) d.a.push_back(v);
         }
-        covs.push_back(std::move(m));
+        covs.push_back(std::move(d));
       }
-      return full(std::move(weights), std::move(means), std::move(covs));
+      return make(std::move(weights), means, {}, &covs);
     });
   }
 
@@ -154,9 +106,9 @@ class gaussian_mixture {
   }
 
   std::size_t components() const { return weights_.size(); }
-  std::size_t dim() const { return means_.empty() ? 0 : std::size_t(means_[0].size()); }
+  std::size_t dim() const { return dim_; }
   const std::vector<T>& weights() const { return weights_; }
-  const vec& mean(std::size_t k) const { return means_[k]; }
+  vec mean(std::size_t k) const { return Eigen::Map<const vec>(mu_.data() + k * dim_, Eigen::Index(dim_)); }
 
   /// The model call: the prediction of kind `predicts` for each row of x at level lv.
   void operator()(const_batch_view<T> x, const level<T>& lv, batch_view<T> out) const {
@@ -214,27 +166,48 @@ class gaussian_mixture {
     jacobian_product(x, alpha, sigma, a, out, false);
   }
 
-  /// Exact draws of x0 ~ p0 into each row of out.
+  /// Exact draws of x0 ~ p0 into each row of out: x0 = μ_k + U_k (√s_k ⊙ z), k ~ w, z ~ N(0, I).
   template <class Rng>
   void sample(Rng& rng, batch_view<T> out) const {
     check_dim(out.cols);
     std::discrete_distribution<std::size_t> pick(weights_.begin(), weights_.end());
     std::normal_distribution<T> normal;
-    vec z(dim());
+    const std::size_t D = dim_;
+    std::vector<T> z(D);
     for (std::size_t i = 0; i < out.rows; ++i) {
       const std::size_t k = pick(rng);
       for (auto& v : z) v = normal(rng);
-      vec x0 = full_ ? vec(means_[k] + eigvec_[k] * (eigval_[k].array().sqrt() * z.array()).matrix())
-                     : vec(means_[k] + (eigval_[k].array().sqrt() * z.array()).matrix());
-      std::copy(x0.data(), x0.data() + dim(), out.row(i).data());
+      T* x0 = out.row(i).data();
+      for (std::size_t j = 0; j < D; ++j) {
+        if (!full_) {
+          x0[j] = mu_[k * D + j] + std::sqrt(s_[k * D + j]) * z[j];
+          continue;
+        }
+        T v = 0;  // (U_k (√s_k ⊙ z))_j
+        for (std::size_t q = 0; q < D; ++q) v += u_[(k * D + q) * D + j] * (std::sqrt(s_[k * D + q]) * z[q]);
+        x0[j] = mu_[k * D + j] + v;
+      }
     }
   }
 
  private:
-  static vec to_vec(const std::vector<T>& v) { return Eigen::Map<const vec>(v.data(), Eigen::Index(v.size())); }
+  // A matrix as read: rows × cols, row-major.
+  struct dense {
+    std::size_t rows = 0, cols = 0;
+    std::vector<T> a;
+  };
 
-  // JSON to numbers element by element: nlohmann's conversions to nested std::vector cost a
-  // program that loads a mixture more compile time than the mixture itself.
+  static std::vector<std::vector<T>> rows_of(const std::vector<vec>& v) {
+    std::vector<std::vector<T>> out;
+    for (const vec& r : v) {
+      out.emplace_back();
+      for (Eigen::Index j = 0; j < r.size(); ++j) out.back().push_back(r[j]);
+    }
+    return out;
+  }
+
+  // JSON read number by number: nlohmann's conversions to nested std::vector cost a program that
+  // loads a mixture more compile time than the mixture itself.
   static const nlohmann::json& json_array(const nlohmann::json& v, const std::string& what) {
     if (!v.is_array()) throw config_error(detail::cat(what, " is ", v.type_name(), "; expected an array"));
     return v;
@@ -248,20 +221,76 @@ class gaussian_mixture {
     }
     return out;
   }
+  static std::vector<std::vector<T>> json_rows(const nlohmann::json& v, const std::string& what) {
+    std::vector<std::vector<T>> out;
+    for (const auto& r : json_array(v, what)) out.push_back(json_numbers(r, detail::cat(what, "[", out.size(), "]")));
+    return out;
+  }
+
+  // The one constructor behind diagonal(), full() and from_json(): K weights, K means of D, and per
+  // component either D standard deviations (stds) or a D×D covariance (covs).
+  static gaussian_mixture make(std::vector<T> weights, const std::vector<std::vector<T>>& means,
+                               const std::vector<std::vector<T>>& stds, const std::vector<dense>* covs) {
+    gaussian_mixture g;
+    g.init_weights(std::move(weights), means.size());
+    const std::size_t K = means.size(), D = means[0].size();
+    for (std::size_t k = 0; k < K; ++k) {
+      if (means[k].size() != D || D == 0)
+        throw shape_error(detail::cat("gaussian_mixture: means[", k, "] has ", means[k].size(), " entries, expected ", D));
+      for (std::size_t j = 0; j < D; ++j)
+        if (!std::isfinite(means[k][j]))
+          throw domain_error(detail::cat("gaussian_mixture: means[", k, "][", j, "] = ", means[k][j], "; must be finite"));
+    }
+    g.dim_ = D;
+    g.full_ = covs != nullptr;
+    for (const auto& m : means)
+      for (T v : m) g.mu_.push_back(v);
+    if (!covs) {
+      if (stds.size() != K) throw shape_error(detail::cat("gaussian_mixture: ", stds.size(), " stds for ", K, " components"));
+      for (std::size_t k = 0; k < K; ++k) {
+        if (stds[k].size() != D)
+          throw shape_error(detail::cat("gaussian_mixture: stds[", k, "] has ", stds[k].size(), " entries, expected ", D));
+        for (std::size_t j = 0; j < D; ++j) {
+          if (!(stds[k][j] > 0) || !std::isfinite(stds[k][j]))
+            throw domain_error(detail::cat("gaussian_mixture: stds[", k, "][", j, "] = ", stds[k][j], "; must be positive and finite"));
+          g.s_.push_back(stds[k][j] * stds[k][j]);
+        }
+      }
+      return g;
+    }
+    if (covs->size() != K) throw shape_error(detail::cat("gaussian_mixture: ", covs->size(), " covs for ", K, " components"));
+    g.s_.resize(K * D);
+    g.u_.resize(K * D * D);
+    for (std::size_t k = 0; k < K; ++k) {
+      const dense& c = (*covs)[k];
+      if (c.rows != D || c.cols != D)
+        throw shape_error(detail::cat("gaussian_mixture: covs[", k, "] is ", c.rows, "x", c.cols, ", expected ", D, "x", D));
+      T asym = 0, norm = 0;  // ‖Σ − Σᵀ‖² ≤ 10⁻²⁴‖Σ‖² (Frobenius), as Eigen's isApprox(Σᵀ, 1e-12)
+      for (std::size_t i = 0; i < D; ++i)
+        for (std::size_t j = 0; j < D; ++j) {
+          const T d = c.a[i * D + j] - c.a[j * D + i];
+          asym += d * d;
+          norm += c.a[i * D + j] * c.a[i * D + j];
+        }
+      if (!(asym <= T(1e-24) * norm)) throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not symmetric"));
+      symmetric_eigen(c.a.data(), D, g.s_.data() + k * D, g.u_.data() + k * D * D);
+      const T smallest = g.s_[k * D];  // ascending
+      if (!(smallest > 0))
+        throw domain_error(detail::cat("gaussian_mixture: covs[", k, "] is not positive definite (smallest eigenvalue ", smallest, ")"));
+    }
+    return g;
+  }
 
   // Σ = U diag(s) Uᵀ by cyclic Jacobi rotations (Golub & Van Loan, "Matrix Computations", 4th ed.,
-  // §8.5.2–8.5.3: each rotation zeroes one off-diagonal pair, sweeps until the off-diagonal mass is
-  // below ε² of the whole), in double for float mixtures; eigenvalues ascending. A D×D loop in place
-  // of Eigen's SelfAdjointEigenSolver, whose instantiation cost every user of the mixture seconds
-  // of compile time.
-  static void symmetric_eigen(const mat& c, vec& values, mat& vectors) {
+  // §8.5.2–8.5.3: each rotation zeroes one off-diagonal pair; sweeps until the off-diagonal mass is
+  // below ε² of the whole), in double for float mixtures; eigenvalues ascending, U column-major.
+  // A D×D loop in place of Eigen's SelfAdjointEigenSolver, whose instantiation cost every program
+  // that loads a mixture seconds of compile time.
+  static void symmetric_eigen(const T* sigma, std::size_t n, T* values, T* vectors) {
     using W = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>;
-    const std::size_t n = std::size_t(c.rows());
     std::vector<W> a(n * n), v(n * n, W(0));
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t j = 0; j < n; ++j) a[i * n + j] = W(c(Eigen::Index(i), Eigen::Index(j)));
-      v[i * n + i] = 1;
-    }
+    for (std::size_t i = 0; i < n * n; ++i) a[i] = W(sigma[i]);
+    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1;
     for (int sweep = 0; sweep < 100; ++sweep) {
       W off = 0, all = 0;
       for (std::size_t i = 0; i < n; ++i)
@@ -275,7 +304,7 @@ class gaussian_mixture {
           const W tau = (a[q * n + q] - a[p * n + p]) / (2 * apq);
           const W t = (tau >= 0 ? W(1) : W(-1)) / (std::abs(tau) + std::sqrt(1 + tau * tau));
           const W cs = 1 / std::sqrt(1 + t * t), sn = t * cs;
-          auto rotate = [&](W& xp, W& xq) {  // (xp, xq) ← (c·xp − s·xq, s·xp + c·xq)
+          auto rotate = [cs, sn](W& xp, W& xq) {  // (xp, xq) ← (c·xp − s·xq, s·xp + c·xq)
             const W u = xp, w = xq;
             xp = cs * u - sn * w;
             xq = sn * u + cs * w;
@@ -285,25 +314,15 @@ class gaussian_mixture {
           for (std::size_t k = 0; k < n; ++k) rotate(v[k * n + p], v[k * n + q]);  // U ← U·J
         }
     }
-    std::vector<std::size_t> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return a[x * n + x] < a[y * n + y]; });
-    values.resize(Eigen::Index(n));
-    vectors.resize(Eigen::Index(n), Eigen::Index(n));
-    for (std::size_t j = 0; j < n; ++j) {
-      values[Eigen::Index(j)] = T(a[order[j] * n + order[j]]);
-      for (std::size_t i = 0; i < n; ++i) vectors(Eigen::Index(i), Eigen::Index(j)) = T(v[i * n + order[j]]);
+    std::vector<std::size_t> order(n);  // ascending eigenvalues, ties in index order (insertion sort: n is small)
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t at = i;
+      for (; at > 0 && a[i * n + i] < a[order[at - 1] * n + order[at - 1]]; --at) order[at] = order[at - 1];
+      order[at] = i;
     }
-  }
-
-  // The kernel's packed copies: μ_k (K·D) and U_k column-major (K·D·D, full covariance only).
-  void pack() {
-    const std::size_t K = components(), D = dim();
-    mu_.assign(K * D, T(0));
-    u_.assign(full_ ? K * D * D : 0, T(0));
-    for (std::size_t k = 0; k < K; ++k) {
-      for (std::size_t j = 0; j < D; ++j) mu_[k * D + j] = means_[k][Eigen::Index(j)];
-      if (full_) std::copy(eigvec_[k].data(), eigvec_[k].data() + D * D, u_.data() + k * D * D);
+    for (std::size_t j = 0; j < n; ++j) {
+      values[j] = T(a[order[j] * n + order[j]]);
+      for (std::size_t i = 0; i < n; ++i) vectors[j * n + i] = T(v[i * n + order[j]]);
     }
   }
 
@@ -343,10 +362,10 @@ class gaussian_mixture {
     for (std::size_t k = 0; k < K; ++k) {
       T logdet = 0;
       for (std::size_t j = 0; j < D; ++j) {
-        const T s = eigval_[k][Eigen::Index(j)], c = alpha * alpha * s + sigma * sigma;
+        const T s = s_[k * D + j], c = alpha * alpha * s + sigma * sigma;
         inv_c[k * D + j] = T(1) / c;
         shift[k * D + j] = alpha * s / c;
-        am[k * D + j] = alpha * means_[k][Eigen::Index(j)];
+        am[k * D + j] = alpha * mu_[k * D + j];
         logdet += std::log(c);
       }
       kappa[k] = log_weights_[k] - T(0.5) * (logdet + T(D) * log2pi);
@@ -360,7 +379,7 @@ class gaussian_mixture {
       simd::kernels().of<T>().mixture_rows(a, x, rows, out);
     else
 #endif
-      simd::kernel::mixture_rows<T, xsimd::default_arch>(a, x, rows, out);
+      simd::kernel::detail::mixture_rows_as<T, Score, xsimd::default_arch>(a, x, rows, out);
   }
 
   static T log_sum_exp(const std::vector<T>& v) {
@@ -372,9 +391,9 @@ class gaussian_mixture {
     return m + std::log(s);
   }
 
-  void init_weights(std::vector<T> w, std::size_t k, const char* what) {
+  void init_weights(std::vector<T> w, std::size_t k) {
     if (w.empty()) throw shape_error("gaussian_mixture: no components");
-    if (w.size() != k) throw shape_error(detail::cat("gaussian_mixture: ", w.size(), " ", what, " for ", k, " means"));
+    if (w.size() != k) throw shape_error(detail::cat("gaussian_mixture: ", w.size(), " weights for ", k, " means"));
     T total = 0;
     for (std::size_t i = 0; i < w.size(); ++i) {
       if (!(w[i] > 0) || !std::isfinite(w[i]))
@@ -389,15 +408,6 @@ class gaussian_mixture {
     for (std::size_t i = 0; i < weights_.size(); ++i) log_weights_[i] = std::log(weights_[i]);
   }
 
-  void check_means() const {
-    for (std::size_t k = 0; k < means_.size(); ++k) {
-      if (std::size_t(means_[k].size()) != dim() || dim() == 0)
-        throw shape_error(detail::cat("gaussian_mixture: means[", k, "] has ", means_[k].size(), " entries, expected ", dim()));
-      for (Eigen::Index j = 0; j < means_[k].size(); ++j)
-        if (!std::isfinite(means_[k][j]))
-          throw domain_error(detail::cat("gaussian_mixture: means[", k, "][", j, "] = ", means_[k][j], "; must be finite"));
-    }
-  }
   void check_dim(std::size_t d) const {
     if (d != dim()) throw shape_error(detail::cat("gaussian_mixture: state has ", d, " dimensions, the mixture has ", dim()));
   }
@@ -416,7 +426,7 @@ class gaussian_mixture {
           for (std::size_t q = 0; q < D; ++q) r += u_[(k * D + j) * D + q] * (x[q] - alpha * mu_[k * D + q]);
         else
           r = x[j] - alpha * mu_[k * D + j];
-        const T c = alpha * alpha * eigval_[k][Eigen::Index(j)] + sigma * sigma;  // eigenvalue of C_k
+        const T c = alpha * alpha * s_[k * D + j] + sigma * sigma;  // eigenvalue of C_k
         quad += r * r / c;
         logdet += std::log(c);
         if (res) (*res)[k][Eigen::Index(j)] = r / c;  // C_k⁻¹ r in eigen-coordinates
@@ -434,38 +444,47 @@ class gaussian_mixture {
     for (auto& v : r) v = std::exp(v - lse);
   }
 
-  // Row-wise posterior-mean vjp (data = true) or Hessian-vector product of log p_t (data = false).
+  // Row-wise posterior-mean vjp (data = true) or Hessian-vector product of log p_t (data = false),
+  // in Eigen's vector arithmetic (its dot products set these bits).
   void jacobian_product(const_batch_view<T> x, T alpha, T sigma, const_batch_view<T> a, batch_view<T> out,
                         bool data) const {
     require_same_shape(x.shape(), a.shape(), "gaussian_mixture: vjp direction");
     require_same_shape(x.shape(), out.shape(), "gaussian_mixture: vjp output");
     check_dim(x.cols);
+    const Eigen::Index D = Eigen::Index(dim());
+    std::vector<vec> means, eigval;
+    std::vector<mat> eigvec;
+    for (std::size_t k = 0; k < components(); ++k) {
+      means.push_back(mean(k));
+      eigval.push_back(Eigen::Map<const vec>(s_.data() + k * dim(), D));
+      if (full_) eigvec.push_back(Eigen::Map<const mat>(u_.data() + k * dim() * dim(), D, D));
+    }
     std::vector<T> r;
     std::vector<vec> res;
     std::vector<vec> g(components());
-    vec g_bar(dim()), acc(dim()), w(dim());
+    vec g_bar(D), acc(D), w(D);
     for (std::size_t i = 0; i < x.rows; ++i) {
-      const Eigen::Map<const vec> av(a.row(i).data(), Eigen::Index(dim()));
+      const Eigen::Map<const vec> av(a.row(i).data(), D);
       responsibilities(x.row(i).data(), alpha, sigma, r, res);
       g_bar.setZero();
       for (std::size_t k = 0; k < components(); ++k) {
-        g[k] = full_ ? vec(eigvec_[k] * res[k]) : res[k];  // g_k = C_k⁻¹(x − αμ_k)
+        g[k] = full_ ? vec(eigvec[k] * res[k]) : res[k];  // g_k = C_k⁻¹(x − αμ_k)
         g_bar += r[k] * g[k];
       }
       acc.setZero();
       for (std::size_t k = 0; k < components(); ++k) {
-        const vec c = (alpha * alpha * eigval_[k].array() + sigma * sigma).matrix();   // eigenvalues of C_k
-        const vec ae = full_ ? vec(eigvec_[k].transpose() * av) : vec(av);
+        const vec c = (alpha * alpha * eigval[k].array() + sigma * sigma).matrix();   // eigenvalues of C_k
+        const vec ae = full_ ? vec(eigvec[k].transpose() * av) : vec(av);
         if (data) {
-          w = (alpha * eigval_[k].array() / c.array() * ae.array()).matrix();          // α C_k⁻¹Σ_k a
-          if (full_) w = eigvec_[k] * w;
-          vec shift = (eigval_[k].array() * res[k].array()).matrix();
-          if (full_) shift = eigvec_[k] * shift;
-          const T ma = (means_[k] + alpha * shift).dot(av);                              // m_k·a
+          w = (alpha * eigval[k].array() / c.array() * ae.array()).matrix();          // α C_k⁻¹Σ_k a
+          if (full_) w = eigvec[k] * w;
+          vec shift = (eigval[k].array() * res[k].array()).matrix();
+          if (full_) shift = eigvec[k] * shift;
+          const T ma = (means[k] + alpha * shift).dot(av);                              // m_k·a
           acc += r[k] * (w + ma * (g_bar - g[k]));
         } else {
-          w = (ae.array() / c.array()).matrix();                                         // C_k⁻¹ a
-          if (full_) w = eigvec_[k] * w;
+          w = (ae.array() / c.array()).matrix();                                        // C_k⁻¹ a
+          if (full_) w = eigvec[k] * w;
           acc += r[k] * (g[k] * g[k].dot(av) - w);
         }
       }
@@ -475,9 +494,10 @@ class gaussian_mixture {
   }
 
   std::vector<T> weights_, log_weights_;
-  std::vector<vec> means_, eigval_;
-  std::vector<mat> eigvec_;
-  std::vector<T> mu_, u_;  // pack()
+  std::size_t dim_ = 0;
+  std::vector<T> mu_;  ///< K·D means
+  std::vector<T> s_;   ///< K·D eigenvalues of Σ_k (the variances of a diagonal mixture)
+  std::vector<T> u_;   ///< K·D·D eigenvectors, column-major per component (full covariance only)
   bool full_ = false;
 };
 

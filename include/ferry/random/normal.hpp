@@ -9,6 +9,8 @@
 // SIMD batches only (a partial batch is padded), so every element takes the same operations
 // wherever it falls and whatever the ISA path; float states get the double normals rounded, so
 // float and double runs of one seed see the same noise.
+// The kernel calls are templates (`template <class = void>`) so that a program compiles a kernel
+// only where it calls it.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -28,7 +30,8 @@ inline void require_row_range(std::uint64_t first_row, std::size_t rows) {
 }
 
 // (u1, u2) → (z0, z1) for n pairs (any n; a partial last register runs on padded lanes).
-inline void box_muller(const double* u1, const double* u2, double* z0, double* z1, std::size_t n) {
+template <class = void>
+void box_muller(const double* u1, const double* u2, double* z0, double* z1, std::size_t n) {
 #ifdef FERRY_SIMD_DISPATCH
   simd::kernels().box_muller(u1, u2, z0, z1, n);
 #else
@@ -69,7 +72,8 @@ inline double uniform_at(std::uint64_t seed, std::uint32_t row, std::uint32_t st
 
 /// out[j] = uniform_at(seed, row, step, stream, first_index + j), one Philox block per two values,
 /// the blocks in SIMD lanes.
-inline void fill_uniform(std::uint64_t seed, std::span<double> out, std::uint32_t row, std::uint32_t step,
+template <class = void>
+void fill_uniform(std::uint64_t seed, std::span<double> out, std::uint32_t row, std::uint32_t step,
                          std::uint32_t stream, std::uint64_t first_index = 0) {
 #ifdef FERRY_SIMD_DISPATCH
   simd::kernels().fill_uniform(seed, out.data(), out.size(), row, step, stream, first_index);

@@ -10,6 +10,8 @@
 //     row     the sample's GLOBAL row index in the run (shards and threads pass their offset)
 //     step    the solver step (initial_noise_step for the starting noise)
 //     stream  which draw within a step (0 for the step's one normal array; see streams below)
+// The kernel calls are templates (`template <class = void>`) so that a program compiles a kernel
+// only where it calls it.
 #include <Random123/philox.h>
 
 #include <array>
@@ -54,7 +56,8 @@ inline bits128 philox(std::uint64_t seed, counter c) {
 /// philox(seed, {c0[i], c1[i], step, stream}), computed several blocks per SIMD register (4 per
 /// SSE2, 8 per AVX2, 16 per AVX-512 register: simd/kernel/random.hpp; the path is the program's,
 /// simd/kernels.hpp), a partial last register on padded lanes.
-inline void philox_many(std::uint64_t seed, const std::uint32_t* c0, const std::uint32_t* c1, std::uint32_t step,
+template <class = void>
+void philox_many(std::uint64_t seed, const std::uint32_t* c0, const std::uint32_t* c1, std::uint32_t step,
                         std::uint32_t stream, std::uint32_t* r0, std::uint32_t* r1, std::uint32_t* r2, std::uint32_t* r3,
                         std::size_t n) {
 #ifdef FERRY_SIMD_DISPATCH

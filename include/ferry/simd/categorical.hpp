@@ -9,6 +9,8 @@
 // default; the float32 variant exists for comparison (its u rounds to 1 near 1 − 2⁻²⁵, which
 // truncates the Gumbel tail). In double the draw is the equivalent exponential race
 // (race_argmin), which needs a logarithm only for the few entries that can still win.
+// The kernel calls are templates (`template <class = void>`) so that a program compiles a kernel
+// only where it calls it.
 #include <concepts>
 #include <cstddef>
 #include <limits>
@@ -18,7 +20,8 @@
 namespace ferry::simd {
 
 /// x ← softmax(x) over n entries: exp(x − max x), normalised.
-inline void softmax(double* x, std::size_t n) {
+template <class = void>
+void softmax(double* x, std::size_t n) {
 #ifdef FERRY_SIMD_DISPATCH
   kernels().softmax(x, n);
 #else
@@ -27,7 +30,8 @@ inline void softmax(double* x, std::size_t n) {
 }
 
 /// out_j = log w_j − log(−log u_j) in double (w_j = 0 gives −∞).
-inline void gumbel_scores(const double* w, const double* u, double* out, std::size_t n) {
+template <class = void>
+void gumbel_scores(const double* w, const double* u, double* out, std::size_t n) {
 #ifdef FERRY_SIMD_DISPATCH
   kernels().f64.gumbel_scores(w, u, out, n);
 #else
@@ -36,7 +40,8 @@ inline void gumbel_scores(const double* w, const double* u, double* out, std::si
 }
 
 /// The same in float32: w and u are rounded to float first (u may round to 1, giving +∞).
-inline void gumbel_scores(const float* w, const float* u, float* out, std::size_t n) {
+template <class = void>
+void gumbel_scores(const float* w, const float* u, float* out, std::size_t n) {
 #ifdef FERRY_SIMD_DISPATCH
   kernels().f32.gumbel_scores(w, u, out, n);
 #else
@@ -60,7 +65,8 @@ std::size_t race_argmin(const double* w, const double* u, std::size_t n, Skip sk
 }
 
 /// race_argmin with skip(j) = (j == exclude) (exclude ≥ n: none), on the dispatched path.
-inline std::size_t race_argmin(const double* w, const double* u, std::size_t n, std::size_t exclude) {
+template <class = void>
+std::size_t race_argmin(const double* w, const double* u, std::size_t n, std::size_t exclude) {
 #ifdef FERRY_SIMD_DISPATCH
   return kernels().race_argmin(w, u, n, exclude);
 #else
