@@ -174,6 +174,15 @@ TEST_CASE("every ISA path gives the sse2 path's bits: lincomb and sum_squares", 
       INFO(simd::isa_name(wide->id) << ": sum_squares, n = " << n);
       CHECK(std::memcmp(&sd, &wd, sizeof sd) == 0);
       CHECK(std::memcmp(&sf, &wf, sizeof sf) == 0);
+      // find_nonfinite: the first NaN or ±∞, as std::isfinite finds it, on every path
+      const auto finite = awkward<double>(n, n + 7, false);
+      for (const auto* v : {&d, &finite}) {
+        const std::size_t want = std::size_t(std::find_if(v->begin(), v->end(), [](double e) { return !std::isfinite(e); }) - v->begin());
+        CHECK(sse2().f64.find_nonfinite(v->data(), n) == want);
+        CHECK(wide->f64.find_nonfinite(v->data(), n) == want);
+      }
+      const std::size_t want_f = std::size_t(std::find_if(f.begin(), f.end(), [](float e) { return !std::isfinite(e); }) - f.begin());
+      CHECK(wide->f32.find_nonfinite(f.data(), n) == want_f);
     }
   }
 }
@@ -223,6 +232,46 @@ TEST_CASE("every ISA path gives the sse2 path's bits: the Gaussian-mixture oracl
     check_mixture<float>(*wide);
   }
 }
+#endif
+
+TEST_CASE("the mixture kernel's register path for small diagonal mixtures gives the generic body's bits", "[isa][models]") {
+  // D = 1 … 4 diagonal mixtures run diagonal_block (coordinates in registers, residuals taken again);
+  // the generic body (scratch arrays) is the definition, compared here on the build's own arch.
+  auto check = [](auto tag) {
+    using T = decltype(tag);
+    using A = xsimd::default_arch;
+    for (std::size_t D : {1, 2, 3, 4})
+      for (std::size_t K : {1, 5})
+        for (std::size_t rows : {1, 9, 37}) {
+          std::mt19937_64 rng(D * 100 + K * 10 + rows);
+          std::uniform_real_distribution<double> pos(0.05, 3), any(-2, 2);
+          std::vector<T> inv_c, shift, am, mu, kappa, scratch(simd::kernel::mixture_lanes_scratch<T>(K, D));
+          for (std::size_t i = 0; i < K * D; ++i)
+            inv_c.push_back(T(pos(rng))), shift.push_back(T(pos(rng))), am.push_back(T(any(rng))), mu.push_back(T(any(rng)));
+          for (std::size_t k = 0; k < K; ++k) kappa.push_back(T(k == 1 ? -800 : any(rng)));
+          std::vector<T> x(rows * D);
+          for (auto& v : x) v = T(3 * any(rng));
+          for (bool score : {false, true})
+            for (T ca : {T(0), T(0.75)}) {
+              simd::kernel::mixture_args<T> a;
+              a.K = K, a.D = D, a.inv_c = inv_c.data(), a.shift = shift.data(), a.am = am.data(), a.kappa = kappa.data();
+              a.mu = mu.data(), a.ca = ca, a.cb = ca == T(0) ? T(1) : T(-0.5), a.score = score, a.scratch = scratch.data();
+              std::vector<T> fast(rows * D), generic(rows * D);
+              simd::kernel::mixture_rows<T, A>(a, x.data(), rows, fast.data());
+              if (score)
+                simd::kernel::detail::mixture_rows_generic<T, true, A>(a, x.data(), rows, generic.data());
+              else
+                simd::kernel::detail::mixture_rows_generic<T, false, A>(a, x.data(), rows, generic.data());
+              INFO("D " << D << " K " << K << " rows " << rows << (score ? " score" : " posterior") << " ca " << ca);
+              REQUIRE(same_bytes(fast, generic));
+            }
+        }
+  };
+  check(double{});
+  check(float{});
+}
+
+#ifdef FERRY_SIMD_DISPATCH
 
 TEST_CASE("every ISA path gives the sse2 path's bits: softmax, Gumbel scores, the exponential race", "[isa][categorical]") {
   for (const auto* wide : wider_paths()) {

@@ -31,6 +31,7 @@ template <class T>
 struct typed_kernels {
   void (*lincomb[max_lincomb_terms])(T* out, std::size_t n, const T* c, const T* const* in);
   T (*sum_squares)(const T* x, std::size_t n);
+  std::size_t (*find_nonfinite)(const T* x, std::size_t n);
   void (*mixture_rows)(const kernel::mixture_args<T>& a, const T* x, std::size_t rows, T* out);
   void (*gumbel_scores)(const T* w, const T* u, T* out, std::size_t n);
   void (*fill_normal)(std::uint64_t seed, T* out, std::size_t rows, std::size_t cols, std::uint64_t first_row,
@@ -65,6 +66,7 @@ template <class T, class Arch, std::size_t... K>
 constexpr typed_kernels<T> make_typed(std::index_sequence<K...>) {
   return {{&kernel::lincomb<T, K + 1, Arch>...},
           &kernel::sum_squares<T, Arch>,
+          &kernel::find_nonfinite<T, Arch>,
           &kernel::mixture_rows<T, Arch>,
           &kernel::gumbel_scores<T, Arch>,
           &kernel::fill_normal<T, Arch>};

@@ -41,4 +41,16 @@ T sum_squares(std::span<const T> x) {
     return kernel::sum_squares<T, xsimd::default_arch>(x.data(), x.size());
 }
 
+/// The index of the first NaN or ±∞ in x (x.size() if every entry is finite): the driver's check
+/// of the state after each step, vectorised.
+template <class T>
+std::size_t find_nonfinite(std::span<const T> x) {
+#ifdef FERRY_SIMD_DISPATCH
+  if constexpr (detail::dispatched_type<T>)
+    return kernels().of<T>().find_nonfinite(x.data(), x.size());
+  else
+#endif
+    return kernel::find_nonfinite<T, xsimd::default_arch>(x.data(), x.size());
+}
+
 }  // namespace ferry::simd

@@ -44,8 +44,9 @@ constexpr std::size_t mixture_lanes_scratch(std::size_t K, std::size_t D) {
 }
 
 namespace detail {
+// Any mixture: the block's rows, residuals and log-probabilities in the scratch arrays.
 template <class T, bool Score, class Arch>
-void mixture_rows_as(const mixture_args<T>& a, const T* x, std::size_t rows, T* out) {
+void mixture_rows_generic(const mixture_args<T>& a, const T* x, std::size_t rows, T* out) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t L = B::size;
   constexpr T inf = std::numeric_limits<T>::infinity();
@@ -127,6 +128,86 @@ void mixture_rows_as(const mixture_args<T>& a, const T* x, std::size_t rows, T* 
   for (std::size_t j = 0; j < (rows - i) * D; ++j) tail_in[j] = x[i * D + j];
   block(tail_in, tail_out);
   for (std::size_t j = 0; j < (rows - i) * D; ++j) out[i * D + j] = tail_out[j];
+}
+
+// A diagonal mixture in N = 1 … 4 dimensions: the same operations in the same order as the generic
+// body (so the same bits), with the block's coordinates and the result in registers and the
+// residual x_j − αμ_kj taken again where the generic body stores and reloads it. The constants
+// come in as plain pointers (locals no store can alias).
+template <class T, bool Score, class Arch, std::size_t N>
+inline void diagonal_block(const T* src, T* dst, std::size_t K, const T* inv_c, const T* coef, const T* am,
+                           const T* kappa, const T* mu, T ca, T cb, T* lp) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t L = B::size;
+  alignas(64) T lane[N * L];
+  for (std::size_t l = 0; l < L; ++l)
+    for (std::size_t j = 0; j < N; ++j) lane[j * L + l] = src[l * N + j];
+  B xv[N];
+  for (std::size_t j = 0; j < N; ++j) xv[j] = B::load_aligned(lane + j * L);
+  B m(-std::numeric_limits<T>::infinity());
+  for (std::size_t k = 0; k < K; ++k) {
+    B quad(T(0));
+    for (std::size_t j = 0; j < N; ++j) {
+      const B v = xv[j] - B(am[k * N + j]);
+      quad = (v * v) * B(inv_c[k * N + j]) + quad;
+    }
+    const B l = B(kappa[k]) - B(T(0.5)) * quad;
+    l.store_aligned(lp + k * L);
+    m = xsimd::max(m, l);
+  }
+  B total(T(0));
+  for (std::size_t k = 0; k < K; ++k) {
+    const B w = xsimd::exp(B::load_aligned(lp + k * L) - m);
+    w.store_aligned(lp + k * L);
+    total += w;
+  }
+  const B inv_total = B(T(1)) / total;
+  B acc[N];
+  for (std::size_t j = 0; j < N; ++j) acc[j] = B(T(0));
+  for (std::size_t k = 0; k < K; ++k) {
+    const B r = B::load_aligned(lp + k * L) * inv_total;
+    for (std::size_t j = 0; j < N; ++j) {
+      const B v = B(coef[k * N + j]) * (xv[j] - B(am[k * N + j]));
+      if constexpr (Score)
+        acc[j] = (-r) * v + acc[j];
+      else
+        acc[j] = r * (v + B(mu[k * N + j])) + acc[j];
+    }
+  }
+  const bool plain = ca == T(0) && cb == T(1);
+  for (std::size_t j = 0; j < N; ++j)
+    (plain ? acc[j] : B(ca) * xv[j] + B(cb) * acc[j]).store_aligned(lane + j * L);
+  for (std::size_t l = 0; l < L; ++l)
+    for (std::size_t j = 0; j < N; ++j) dst[l * N + j] = lane[j * L + l];
+}
+
+template <class T, bool Score, class Arch, std::size_t N>
+void mixture_rows_diagonal(const mixture_args<T>& a, const T* x, std::size_t rows, T* out) {
+  constexpr std::size_t L = xsimd::batch<T, Arch>::size;
+  T* lp = a.scratch + (L - std::size_t(reinterpret_cast<std::uintptr_t>(a.scratch) / sizeof(T)) % L) % L;  // K·L
+  const std::size_t K = a.K;
+  const T *inv_c = a.inv_c, *coef = Score ? a.inv_c : a.shift, *am = a.am, *kappa = a.kappa, *mu = a.mu;
+  std::size_t i = 0;
+  for (; i + L <= rows; i += L)
+    diagonal_block<T, Score, Arch, N>(x + i * N, out + i * N, K, inv_c, coef, am, kappa, mu, a.ca, a.cb, lp);
+  if (i == rows) return;
+  alignas(64) T tail_in[N * L], tail_out[N * L];  // the tail: zero-padded lanes through the same body
+  for (std::size_t j = 0; j < N * L; ++j) tail_in[j] = T(0);
+  for (std::size_t j = 0; j < (rows - i) * N; ++j) tail_in[j] = x[i * N + j];
+  diagonal_block<T, Score, Arch, N>(tail_in, tail_out, K, inv_c, coef, am, kappa, mu, a.ca, a.cb, lp);
+  for (std::size_t j = 0; j < (rows - i) * N; ++j) out[i * N + j] = tail_out[j];
+}
+
+template <class T, bool Score, class Arch>
+void mixture_rows_as(const mixture_args<T>& a, const T* x, std::size_t rows, T* out) {
+  if (!a.u) switch (a.D) {
+      case 1: return mixture_rows_diagonal<T, Score, Arch, 1>(a, x, rows, out);
+      case 2: return mixture_rows_diagonal<T, Score, Arch, 2>(a, x, rows, out);
+      case 3: return mixture_rows_diagonal<T, Score, Arch, 3>(a, x, rows, out);
+      case 4: return mixture_rows_diagonal<T, Score, Arch, 4>(a, x, rows, out);
+      default: break;
+    }
+  mixture_rows_generic<T, Score, Arch>(a, x, rows, out);
 }
 }  // namespace detail
 
