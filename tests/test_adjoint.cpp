@@ -58,33 +58,46 @@ double rel_err(std::span<const double> a, std::span<const double> b) {
   return std::sqrt(num / den);
 }
 
+// The one central-difference gradient of the file: of a scalar value(x) in every entry of x, and
+// (value at x with θ perturbed in place) in every entry of θ:  ∂v/∂u ≈ (v(u + ε) − v(u − ε))/2ε.
+template <class V>
+std::vector<double> central_gradient(V&& value, const batch<double>& x, double eps = 1e-6) {
+  std::vector<double> g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    batch<double> p = x, m = x;
+    p.data()[i] += eps;
+    m.data()[i] -= eps;
+    g[i] = (value(p) - value(m)) / (2 * eps);
+  }
+  return g;
+}
+template <class V>
+std::vector<double> central_gradient(V&& value, const batch<double>& x, std::span<double> theta, double eps = 1e-6) {
+  std::vector<double> g(theta.size());
+  for (std::size_t j = 0; j < theta.size(); ++j) {
+    const double keep = theta[j];
+    theta[j] = keep + eps;
+    const double vp = value(x);
+    theta[j] = keep - eps;
+    const double vm = value(x);
+    theta[j] = keep;
+    g[j] = (vp - vm) / (2 * eps);
+  }
+  return g;
+}
+
 // Central differences of L(x(t1)) in x0 and in θ, with a fine fixed-step RK4 (error ~1e-12).
 template <class F>
 void fd_gradient(F& f, std::span<double> theta, double t1, const batch<double>& x0, std::vector<double>& gx,
-                 std::vector<double>& gt, std::size_t steps = 400, double eps = 1e-6) {
+                 std::vector<double>& gt, std::size_t steps = 400) {
   auto value = [&](const batch<double>& x) {
     batch<double> y = x;
     rk4<double> s;
     integrate(f, s, 0.0, t1, steps, y.view());
     return smooth_loss_value(y.view());
   };
-  gx.assign(x0.size(), 0);
-  for (std::size_t i = 0; i < x0.size(); ++i) {
-    batch<double> p = x0, m = x0;
-    p.data()[i] += eps;
-    m.data()[i] -= eps;
-    gx[i] = (value(p) - value(m)) / (2 * eps);
-  }
-  gt.assign(theta.size(), 0);
-  for (std::size_t j = 0; j < theta.size(); ++j) {
-    const double keep = theta[j];
-    theta[j] = keep + eps;
-    const double vp = value(x0);
-    theta[j] = keep - eps;
-    const double vm = value(x0);
-    theta[j] = keep;
-    gt[j] = (vp - vm) / (2 * eps);
-  }
+  gx = central_gradient(value, x0);
+  gt = central_gradient(value, x0, theta);
 }
 
 // Checks aᵀ(∂f/∂x) and aᵀ(∂f/∂θ) of a field against central differences of a·f.
@@ -99,22 +112,9 @@ void check_vjp(F& f, std::span<double> theta, double t, const batch<double>& x) 
     for (std::size_t i = 0; i < y.size(); ++i) s += a.data()[i] * fx.data()[i];
     return s;
   };
-  const double eps = 1e-6;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    batch<double> p = x, m = x;
-    p.data()[i] += eps;
-    m.data()[i] -= eps;
-    CHECK(ax.data()[i] == Approx((dot(p) - dot(m)) / (2 * eps)).margin(1e-7));
-  }
-  for (std::size_t j = 0; j < theta.size(); ++j) {
-    const double keep = theta[j];
-    theta[j] = keep + eps;
-    const double vp = dot(x);
-    theta[j] = keep - eps;
-    const double vm = dot(x);
-    theta[j] = keep;
-    CHECK(at[j] == Approx((vp - vm) / (2 * eps)).margin(1e-7));
-  }
+  const std::vector<double> fx_x = central_gradient(dot, x), fx_theta = central_gradient(dot, x, theta);
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(ax.data()[i] == Approx(fx_x[i]).margin(1e-7));
+  for (std::size_t j = 0; j < theta.size(); ++j) CHECK(at[j] == Approx(fx_theta[j]).margin(1e-7));
 }
 
 affine_field<double> make_affine() {
@@ -209,23 +209,9 @@ TEST_CASE("MLP divergence: exact trace, Hutchinson estimate and their gradients"
       for (std::size_t i = 0; i < 4; ++i) s += alpha[i] * d[i];
       return s;
     };
-    const double eps = 1e-6;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      batch<double> p = x, m = x;
-      p.data()[i] += eps;
-      m.data()[i] -= eps;
-      CHECK(gx.data()[i] == Approx((value(p) - value(m)) / (2 * eps)).margin(1e-7));
-    }
-    auto th = f.parameters();
-    for (std::size_t j = 0; j < th.size(); ++j) {
-      const double keep = th[j];
-      th[j] = keep + eps;
-      const double vp = value(x);
-      th[j] = keep - eps;
-      const double vm = value(x);
-      th[j] = keep;
-      CHECK(gt[j] == Approx((vp - vm) / (2 * eps)).margin(1e-7));
-    }
+    const std::vector<double> fd_x = central_gradient(value, x), fd_theta = central_gradient(value, x, f.parameters());
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(gx.data()[i] == Approx(fd_x[i]).margin(1e-7));
+    for (std::size_t j = 0; j < fd_theta.size(); ++j) CHECK(gt[j] == Approx(fd_theta[j]).margin(1e-7));
   }
 }
 
@@ -258,17 +244,14 @@ TEST_CASE("Gaussian-mixture vjp: Hessian of log p_t and the model's Jacobian for
         {
           batch<double> vj(x.shape()), out(x.shape());
           g.vjp(x.view(), lv, a.view(), vj.view());
-          for (std::size_t i = 0; i < x.size(); ++i) {
-            batch<double> xp = x, xm = x;
-            xp.data()[i] += eps;
-            xm.data()[i] -= eps;
+          auto a_dot_model = [&](const batch<double>& y) {  // aᵀ m(y)
+            g(y.view(), lv, out.view());
             double s = 0;
-            g(xp.view(), lv, out.view());
-            for (std::size_t k = 0; k < x.size(); ++k) s += a.data()[k] * out.data()[k];
-            g(xm.view(), lv, out.view());
-            for (std::size_t k = 0; k < x.size(); ++k) s -= a.data()[k] * out.data()[k];
-            CHECK(vj.data()[i] == Approx(s / (2 * eps)).epsilon(1e-6).margin(1e-6));
-          }
+            for (std::size_t k = 0; k < y.size(); ++k) s += a.data()[k] * out.data()[k];
+            return s;
+          };
+          const std::vector<double> fd = central_gradient(a_dot_model, x);
+          for (std::size_t i = 0; i < x.size(); ++i) CHECK(vj.data()[i] == Approx(fd[i]).epsilon(1e-6).margin(1e-6));
         }
       }
     }
@@ -297,19 +280,14 @@ TEST_CASE("the PF-ODE of the Gaussian mixture is differentiable: adjoint against
   std::vector<double> none;
   dopri5<double> s({.rtol = 1e-11, .atol = 1e-11});
   adjoint_gradient(ode, s, 0.9, 0.05, 1, x0.view(), smooth_loss, gx.view(), std::span<double>(none));
-  std::vector<double> fd(x0.size());
-  const double eps = 1e-6;
-  for (std::size_t i = 0; i < x0.size(); ++i) {
-    double v[2];
-    for (int k = 0; k < 2; ++k) {
-      batch<double> y = x0;
-      y.data()[i] += (k == 0 ? eps : -eps);
-      rk4<double> r;
-      integrate(ode, r, 0.9, 0.05, 600, y.view());
-      v[k] = smooth_loss_value(y.view());
-    }
-    fd[i] = (v[0] - v[1]) / (2 * eps);
-  }
+  const std::vector<double> fd = central_gradient(
+      [&](const batch<double>& x) {
+        batch<double> y = x;
+        rk4<double> r;
+        integrate(ode, r, 0.9, 0.05, 600, y.view());
+        return smooth_loss_value(y.view());
+      },
+      x0);
   const double e = rel_err(gx.view().span(), fd);
   INFO("PF-ODE adjoint vs central differences: " << e);
   CHECK(e <= 1e-5);

@@ -3,7 +3,7 @@
 // --solver and their flags) from the command line, and the keyed runs' bytes across --threads and
 // --shard for a stochastic sampler.
 #include "catch.hpp"
-#include "sde_reference.hpp"
+#include "test_support.hpp"
 
 #ifdef FERRY_CLI_PATH
 #include <fstream>

@@ -1,5 +1,8 @@
 // Core vocabulary: batch views, prediction conversions, concepts, errors, the lincomb kernel.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -210,4 +213,21 @@ TEST_CASE("errors derive from ferry::error and carry one-line messages", "[core]
   }
   CHECK_THROWS_AS(throw io_error("x"), error);
   CHECK_THROWS_AS(throw numeric_error("x"), std::runtime_error);
+}
+
+TEST_CASE("ferry.hpp includes every public header", "[core]") {
+  // The library's tree beside the test data; detail/ headers are internal and ferry.hpp itself is the list.
+  const std::filesystem::path include_dir = std::filesystem::path(FERRY_TEST_DATA) / ".." / ".." / "include";
+  std::ifstream in(include_dir / "ferry" / "ferry.hpp");
+  REQUIRE(in);
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t headers = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(include_dir / "ferry")) {
+    const std::string rel = std::filesystem::relative(e.path(), include_dir).generic_string();
+    if (e.path().extension() != ".hpp" || rel.find("/detail/") != std::string::npos || rel == "ferry/ferry.hpp") continue;
+    ++headers;
+    INFO(rel);
+    CHECK(all.find("#include \"" + rel + "\"") != std::string::npos);
+  }
+  CHECK(headers > 50);
 }

@@ -12,6 +12,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/io/npy.hpp"
@@ -31,7 +32,6 @@ using namespace ferry;
 namespace {
 
 using mixture = gaussian_mixture<double>;
-using problem_t = pf_ode<edm<double>, mixture>;
 
 const std::string& data_dir = ferry_test::reference_dir;
 const nlohmann::json& cases() { return ferry_test::reference_cases(); }
@@ -46,8 +46,7 @@ void run(Solver& solver, const std::vector<level<double>>& levels, batch<double>
   mixture model = gmm;
   model.predicts = kind;
   const edm<double> process;
-  problem_t problem(process, model);
-  sample(problem, make_schedule(levels), solver, x.view());
+  ferry_test::run_erased(solver, process, model, make_schedule(levels), x.view());
 }
 
 // The levels and initial state of a reference case, in ferry's view of that case.

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
@@ -25,7 +26,7 @@ batch<T> run(auto solver) {
   const auto sched = make_schedule(make_grid(process, {.kind = grid_kind::karras, .steps = 20}));
   batch<T> x(64, 2);
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(80 * std::sin(1.3 * double(i)));
-  sample(model, process, sched, solver, x.view());
+  ferry_test::run_erased(solver, process, model, sched, x.view());
   return x;
 }
 template <template <class> class S>

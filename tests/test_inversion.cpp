@@ -23,6 +23,7 @@
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 
 using namespace ferry;
@@ -46,12 +47,11 @@ template <class Solver>
 double round_trip(Solver solver, const std::vector<level<double>>& levels, const batch<double>& x0) {
   gmm model = mixture();
   const vp_linear<double> process;
-  pf_ode<vp_linear<double>, gmm> problem(process, model);
   batch<double> x = x0;
-  invert(problem, make_inverse_schedule(levels), solver, x.view());
+  ferry_test::run_erased(solver, process, model, make_inverse_schedule(levels), x.view());  // ferry::invert
   const double moved = ferry_test::max_abs_diff(x, x0);
   REQUIRE(moved > 0.5);  // the latent is noise, far from the data
-  sample(problem, make_schedule(levels), solver, x.view());
+  ferry_test::run_erased(solver, process, model, make_schedule(levels), x.view());
   return ferry_test::max_abs_diff(x, x0);
 }
 

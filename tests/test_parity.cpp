@@ -8,13 +8,14 @@
 #include <string>
 
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 
 using namespace ferry;
 
@@ -52,7 +53,7 @@ batch<double> run_native(const nlohmann::json& c, std::size_t& nfe) {
   model.predicts = parse_prediction(c.at("prediction").get<std::string>());
   batch<double> x = scaled_noise(*spec.sigma_max);
   const solver_settings s{.name = c.at("solver").get<std::string>(), .time = ode_time::sigma};
-  nfe = with_solver(s, [&](auto solver) { return ferry::sample(model, process, sched, solver, x.view()); }).nfe;
+  nfe = ferry_test::run_named(s, process, model, sched, x.view()).nfe;
   return x;
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/grid/grid.hpp"
@@ -21,7 +22,7 @@
 #include "ferry/driver/driver.hpp"
 #include "ferry/driver/pf_ode.hpp"
 #include "ferry/solvers/ode/euler.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 
 using namespace ferry;
 
@@ -151,10 +152,8 @@ void sweep_registry(const P& process, const grid_spec<T>& spec, const char* labe
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(sched.points.front().sigma * std::sin(1.7 * double(i) + 0.3));
     // check_finite is on (the default): a NaN or Inf in any step throws numeric_error.
     // Keyed step noise, so that the stochastic samplers run too.
-    pf_ode<P, gaussian_mixture<T>, no_transform, keyed_noise> problem(process, model, {}, keyed_noise{7});
-    CHECK_NOTHROW(with_solver<T>({.name = std::string(name)}, [&](auto solver) {
-      return sample(problem, sched, solver, x.view());
-    }));
+    CHECK_NOTHROW(ferry_test::run_named<P, gaussian_mixture<T>, T>({.name = std::string(name)}, process, model, sched, x.view(),
+                                                                  runtime_noise<T>{keyed_noise{7}, {}}));
     bool finite = true;
     double spread = 0;
     for (std::size_t i = 0; i < x.size(); ++i) finite = finite && std::isfinite(x.data()[i]), spread = std::max(spread, std::abs(double(x.data()[i])));

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "sde_reference.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
@@ -20,7 +20,7 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/ddim.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 #include "ferry/solvers/sde/consistency.hpp"
 #include "ferry/solvers/sde/ddim_eta.hpp"
 #include "ferry/solvers/sde/ddpm.hpp"
@@ -92,8 +92,7 @@ batch<double> run_native(const nlohmann::json& c) {
   auto model = gaussian_mixture<double>::load(sde_dir + "gmm.json");
   model.predicts = parse_prediction(c.at("prediction").get<std::string>());
   batch<double> x = scaled_noise(*spec.sigma_max);
-  pf_ode<edm<double>, gaussian_mixture<double>, no_transform, injected_noise<double>> problem(process, model, {}, injected().source());
-  with_solver(native_settings(c), [&](auto solver) { return ferry::sample(problem, sched, solver, x.view()); });
+  ferry_test::run_named(native_settings(c), process, model, sched, x.view(), ferry_test::injected(injected().source()));
   return x;
 }
 

@@ -28,6 +28,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "runtime_support.hpp"
 #include "ferry/core/batch.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
@@ -139,8 +140,7 @@ batch<double> run(Solver solver, const Process& process, grid_spec<double> spec,
   batch<double> x(rows, 2);
   random::fill_normal(11, x.view(), 0, 0);
   simd::lincomb<double, 1>(x.view().span(), {scale}, {x.data()});
-  pf_ode<Process, gaussian_mixture<double>, no_transform, keyed_noise> problem(process, model, {}, keyed_noise{12, 0});
-  ferry::sample(problem, sched, solver, x.view(), no_observer{}, opt);
+  ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::keyed(12), opt);
   return x;
 }
 
@@ -234,7 +234,7 @@ TEST_CASE("DDIM with eta = 0 equals the deterministic DDIM", "[sde]") {
   batch<double> b(64, 2);
   random::fill_normal(11, b.view(), 0, 0);
   ddim<double> det;
-  ferry::sample(model, process, sched, det, b.view());
+  ferry_test::run_erased(det, process, model, sched, b.view());
   double m = 0;
   for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
   CHECK(m <= 1e-12);
@@ -277,22 +277,21 @@ struct halving_model {
 
 TEST_CASE("stochastic samplers allocate nothing while stepping", "[sde]") {
   auto steps_allocate = [](auto solver, const auto& process, grid_spec<double> spec, double scale) {
-    using P = std::remove_cvref_t<decltype(process)>;
     spec.steps = 8;
     const schedule<double> sched = make_schedule(make_grid(process, spec));
     halving_model model;
     batch<double> x(33, 2);
     random::fill_normal(11, x.view(), 0, 0);
     simd::lincomb<double, 1>(x.view().span(), {scale}, {x.data()});
-    pf_ode<P, halving_model, no_transform, keyed_noise> problem(process, model, {}, keyed_noise{12, 0});
     std::size_t during_steps = 0;
     {
       ferry_test::count_allocations counter;
       std::size_t at_first_step = 0;
-      ferry::sample(problem, sched, solver, x.view(), [&](const step_report<double>& r) {
+      auto watch = [&](const step_report<double>& r) {
         if (r.index == 0) at_first_step = counter.count();
         during_steps = counter.count() - at_first_step;
-      });
+      };
+      ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::keyed(12), {}, watch);
     }
     return during_steps;
   };

@@ -14,7 +14,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
-#include "sde_reference.hpp"
+#include "runtime_support.hpp"
 #include "test_support.hpp"
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/grid/grid.hpp"
@@ -28,7 +28,7 @@
 #include "ferry/solvers/ode/dpmpp_2s.hpp"
 #include "ferry/solvers/ode/dpmpp_multistep.hpp"
 #include "ferry/driver/pf_ode.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 #include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 #include "ferry/solvers/sde/dpmpp_sde.hpp"
@@ -83,8 +83,7 @@ batch<double> run_k_diffusion(const nlohmann::json& c, Solver solver) {
   model.predicts = prediction::data;
   batch<double> x = load_sde("noise");
   simd::lincomb<double, 1>(x.view().span(), {*spec.sigma_max}, {x.data()});
-  pf_ode<edm<double>, mixture, no_transform, injected_noise<double>> problem(process, model, {}, step_noise().source());
-  ferry::sample(problem, sched, solver, x.view());
+  ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(step_noise().source()));
   return x;
 }
 
@@ -123,8 +122,7 @@ batch<double> keyed_run(Solver solver, std::size_t rows, std::size_t steps, std:
   batch<double> x(rows, model.dim());
   random::fill_normal(seed, x.view(), 0, random::initial_noise_step);
   simd::lincomb<double, 1>(x.view().span(), {80.0}, {x.data()});
-  pf_ode<edm<double>, mixture, no_transform, keyed_noise> problem(process, model, {}, keyed_noise{seed, 0});
-  ferry::sample(problem, sched, solver, x.view(), no_observer{}, opt);
+  ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::keyed(seed), opt);
   return x;
 }
 

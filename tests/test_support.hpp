@@ -1,5 +1,5 @@
 #pragma once
-// What several test files share: the reference set in tests/data/diffusion, max-abs differences,
+// What several test files share: the reference sets in tests/data, max-abs differences,
 // scratch directories, and checks of config_error messages.
 #include <algorithm>
 #include <cmath>
@@ -18,22 +18,34 @@
 namespace ferry_test {
 namespace fs = std::filesystem;
 
-/// The reference set (a copy of the peers' outputs; see tests/data/README.md).
-inline const std::string reference_dir = FERRY_TEST_DATA "/diffusion/";
+/// A reference set tests/data/<name>/ (copies of the peers' outputs; see tests/data/README.md): its
+/// cases.json, parsed once, and its arrays as float64 batches.
+class reference_set {
+ public:
+  explicit reference_set(const std::string& name) : dir(FERRY_TEST_DATA "/" + name + "/") {}
+  const std::string dir;
+  const nlohmann::json& cases() const {
+    if (cases_.is_null()) {
+      std::ifstream in(dir + "cases.json");
+      cases_ = nlohmann::json::parse(in);
+    }
+    return cases_;
+  }
+  /// A reference array (noise, step noise or a case's final samples) as a float64 batch.
+  ferry::batch<double> load(const std::string& name) const { return ferry::io::read_npy(dir + name + ".npy").as_batch<double>(); }
 
-/// cases.json, parsed once.
-inline const nlohmann::json& reference_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(reference_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
+ private:
+  mutable nlohmann::json cases_;
+};
 
-/// A reference array (noise or a case's final samples) as a float64 batch.
-inline ferry::batch<double> load_reference(const std::string& name) {
-  return ferry::io::read_npy(reference_dir + name + ".npy").as_batch<double>();
-}
+/// The deterministic set (diffusion/) and the stochastic one (diffusion_sde/).
+inline const reference_set diffusion_refs("diffusion"), sde_refs("diffusion_sde");
+inline const std::string& reference_dir = diffusion_refs.dir;
+inline const nlohmann::json& reference_cases() { return diffusion_refs.cases(); }
+inline ferry::batch<double> load_reference(const std::string& name) { return diffusion_refs.load(name); }
+inline const std::string& sde_dir = sde_refs.dir;
+inline const nlohmann::json& sde_cases() { return sde_refs.cases(); }
+inline ferry::batch<double> load_sde(const std::string& name) { return sde_refs.load(name); }
 
 /// max_i |a_i − b_i| over two batches of the same shape.
 inline double max_abs_diff(ferry::const_batch_view<double> a, ferry::const_batch_view<double> b) {

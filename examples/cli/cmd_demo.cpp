@@ -44,11 +44,10 @@
 #include "ferry/io/atomic_file.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
-#include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "ferry/driver/driver.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 #include "plot.hpp"
 
 namespace ferry::cli {
@@ -163,8 +162,6 @@ mixture load_mixture(const std::string& path) {
   return mixture::from_json(nlohmann::json::parse(demo_gmm_json), std::string(demo_gmm_name));
 }
 
-using problem_type = pf_ode<edm<double>, mixture, no_transform, keyed_noise>;
-
 schedule<double> karras(std::size_t steps, bool final_zero = true) {
   grid_spec<double> spec{.kind = grid_kind::karras, .steps = steps};
   spec.final_zero = final_zero;
@@ -196,17 +193,17 @@ run_result run_sampler(const mixture& gmm, const solver_settings& s, std::size_t
   const schedule<double> sched = karras(steps);
   run_result r{batch<double>(z.shape())};
   simd::lincomb<double, 1>(r.x.view().span(), {sched.points.front().sigma}, {z.data()});
-  problem_type problem(process, model, {}, keyed_noise{opt.seed, 0});
+  const any_process<double> ap(process);
+  model_ref<double> m(model);
+  runtime_problem<double> problem(ap, m, {}, runtime_noise<double>{keyed_noise{opt.seed, 0}, {}});
   const sample_options run{.threads = tap.active() ? 1 : opt.threads};
-  with_solver(s, [&](auto solver) {
-    r.stochastic = ferry::detail::is_stochastic<decltype(solver)>;
-    r.nfe = ferry::sample(problem, sched, solver, r.x.view(), tap, run).nfe;
-  });
+  r.stochastic = solver_is_stochastic(s);
+  r.nfe = run_solver<double>(s, problem, sched, r.x.view(), tap, run).nfe;
   return r;
 }
 
 /// The exact PF-ODE endpoint of the same noise: DOPRI5 at 1e-10 down to σ_min, then x̂0 = D(x; σ_min).
-batch<double> exact_endpoint(const mixture& gmm, const batch<double>& z, const demo_options& opt) {
+batch<double> exact_endpoint(const mixture& gmm, const batch<double>& z) {
   dopri5<double> solver({.rtol = 1e-10, .atol = 1e-10, .time = ode_time::lambda});
   const edm<double> process;
   mixture model = gmm;
@@ -214,8 +211,10 @@ batch<double> exact_endpoint(const mixture& gmm, const batch<double>& z, const d
   const schedule<double> sched = karras(64, false);
   batch<double> x(z.shape());
   simd::lincomb<double, 1>(x.view().span(), {sched.points.front().sigma}, {z.data()});
-  problem_type problem(process, model, {}, keyed_noise{opt.seed, 0});
-  ferry::sample(problem, sched, solver, x.view());
+  const any_process<double> ap(process);
+  model_ref<double> m(model);
+  runtime_problem<double> problem(ap, m, {}, {});
+  run_policy(solver, problem, sched, x.view(), {}, {});
   batch<double> x0(x.shape());
   model(x.view(), sched.points.back(), x0.view());
   return x0;
@@ -465,7 +464,7 @@ void run_demo(const demo_options& opt) {
   const std::size_t discrete_runs = (discrete_samplers.size() - 1) * discrete_step_counts.size() + 1;
   progress bar(samplers.size() * step_counts.size() + 1 + discrete_runs + 1);
   bar.update(0, "exact PF-ODE endpoint");
-  const batch<double> endpoint = exact_endpoint(gmm, z, opt);
+  const batch<double> endpoint = exact_endpoint(gmm, z);
 
   std::vector<result> rows;
   std::vector<std::pair<std::string, batch<double>>> shown;  // samples for samples.png

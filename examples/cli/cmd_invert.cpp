@@ -1,16 +1,16 @@
 // `ferry invert`: data to noise along the probability-flow ODE, the sampling grid reversed
 // (solvers/inversion.hpp), or as diffusers' DDIMInverseScheduler with --scheduler-config
-// (compat/diffusers_inverse.hpp). The run itself is `ferry sample`'s (cmd_sample.cpp), so the
+// (compat/diffusers_inverse.hpp). The run itself is `ferry sample`'s (sample_run.cpp), so the
 // latents it writes sample back to the data with `ferry sample --noise Z.npy` over the same grid.
 #include <memory>
 
 #include "commands.hpp"
-#include "sample_run.hpp"
+#include "sample_args.hpp"
 
 namespace ferry::cli {
 
 void add_invert_command(CLI::App& app, bool run) {
-  auto opt = std::make_shared<sample_options>();
+  auto opt = std::make_shared<sample_args>();
   opt->invert = true;
   auto* cmd = app.add_subcommand("invert", "integrate data to noise along the probability-flow ODE (deterministic inversion)");
   add_run_options(cmd, *opt, false);

@@ -18,6 +18,7 @@
 #include "ferry/process/ve.hpp"
 #include "ferry/process/vp_cosine.hpp"
 #include "ferry/process/vp_linear.hpp"
+#include "ferry/runtime/any_process.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
 
 namespace ferry::cli {
@@ -69,18 +70,17 @@ void run_likelihood(const likelihood_cli_options& o) {
   dopri5<double> solver({.rtol = o.rtol, .atol = o.atol});
   std::vector<double> logp(x.rows());
   const auto start = std::chrono::steady_clock::now();
-  const likelihood_stats<double> st = std::visit(
-      [&](const auto& p) {
-        const likelihood_options<double> lo{.t_min = o.t_min};
-        if (o.hutchinson == 0) {
-          exact_divergence<double> div;
-          return log_likelihood(model, p, solver, div, x.view(), std::span<double>(logp), lo);
-        }
-        hutchinson_divergence<double> div(o.hutchinson, o.probes == "gaussian" ? probe_kind::gaussian : probe_kind::rademacher,
-                                          o.seed);
-        return log_likelihood(model, p, solver, div, x.view(), std::span<double>(logp), lo);
-      },
-      process);
+  // One process type (any_process) and one model type: two dopri5 loops in all, one per divergence.
+  const any_process<double> ap = std::visit([](const auto& p) { return any_process<double>(p); }, process);
+  const likelihood_options<double> lo{.t_min = o.t_min};
+  likelihood_stats<double> st;
+  if (o.hutchinson == 0) {
+    exact_divergence<double> div;
+    st = log_likelihood(model, ap, solver, div, x.view(), std::span<double>(logp), lo);
+  } else {
+    hutchinson_divergence<double> div(o.hutchinson, o.probes == "gaussian" ? probe_kind::gaussian : probe_kind::rademacher, o.seed);
+    st = log_likelihood(model, ap, solver, div, x.view(), std::span<double>(logp), lo);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   io::write_npy<double>(o.out, logp.data(), {x.rows()});
   std::cerr << "ferry likelihood: " << x.rows() << " rows, " << (o.hutchinson ? "Hutchinson" : "exact") << " divergence, "

@@ -5,48 +5,17 @@
 // samples one slice of the run's rows: both give the bits of the whole single-threaded run.
 // With --init X.npy --strength s it edits X (SDEdit: X noised to a level of the grid, then sampled
 // back); `ferry invert` (cmd_invert.cpp) runs the same code with the grid reversed. --dtype runs it
-// in float or double (the body is sample_run.hpp, one TU per type).
+// in float or double (the run is sample_run.cpp).
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "commands.hpp"
-#include "ferry/core/error.hpp"
-#include "ferry/io/npy.hpp"
-#include "sample_run.hpp"
+#include "ferry/runtime/solver_settings.hpp"
+#include "sample_args.hpp"
 
 namespace ferry::cli {
 
-template void run_sample_as<double>(const sample_options&, const std::optional<io::npy_array>&, io::npy_dtype);
-
-// The run's scalar type: --dtype, else float64. The output is written in --dtype when it is given,
-// else in the dtype of the input file (--noise, --init, --data; float64 when the noise is drawn).
-void run_sample(const sample_options& o) {
-  if (o.steps == 0) throw config_error("--steps must be at least 1");
-  if (o.threads < 1) throw config_error(detail::cat("--threads must be at least 1, got ", o.threads));
-  if (!o.dtype.empty() && o.dtype != "float32" && o.dtype != "float64")
-    throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
-                                   "; expected float32 or float64"));
-  const bool f32 = o.dtype == "float32";
-  if (f32 && o.scheduler_config.empty() && sample_impl::is_fewstep(o.solver))
-    throw config_error(detail::cat("--solver ", o.solver, " runs the mixture's exact flow map at rtol 1e-10, which needs --dtype float64"));
-  // From data: the inversion's data (invert --data) or the data to edit (sample --init).
-  const bool from_data = !o.init.empty();
-  if (!from_data && o.noise.empty() == (o.num_samples == 0))
-    throw config_error("give the initial noise as --noise Z.npy or draw it with --num-samples N (and --seed S)");
-  if (o.strength && !(*o.strength > 0 && *o.strength <= 1))
-    throw config_error(detail::cat("--strength ", *o.strength, " is outside (0, 1]; 1 starts from the top of the grid"));
-  const std::string& file = from_data ? o.init : o.noise;
-  std::optional<io::npy_array> z;
-  if (!file.empty()) z = sample_impl::read_float_array(file, 2, from_data ? "data" : "noise", "(N, D)");
-  const io::npy_dtype out = !o.dtype.empty() ? (f32 ? io::npy_dtype::f4 : io::npy_dtype::f8) : z ? z->dtype() : io::npy_dtype::f8;
-  if (f32)
-    run_sample_as<float>(o, z, out);
-  else
-    run_sample_as<double>(o, z, out);
-}
-
-CLI::Option* add_run_options(CLI::App* cmd, sample_options& o, bool stochastic) {
+CLI::Option* add_run_options(CLI::App* cmd, sample_args& o, bool stochastic) {
   cmd->add_option("--model", o.model, "the model: gmm:PATH (exact Gaussian mixture, JSON)")->required();
   cmd->add_option("--threads", o.threads, "threads over rows (results are the same for any count)")->capture_default_str();
   cmd->add_option("--steps", o.steps, "number of solver steps (diffusers: set_timesteps' argument)")
@@ -100,7 +69,7 @@ CLI::Option* add_run_options(CLI::App* cmd, sample_options& o, bool stochastic) 
 }
 
 void add_sample_command(CLI::App& app, bool run) {
-  auto opt = std::make_shared<sample_options>();
+  auto opt = std::make_shared<sample_args>();
   auto* cmd = app.add_subcommand("sample", "sample from unit noise with a deterministic or stochastic sampler");
   auto* cfg = add_run_options(cmd, *opt, true);
   auto* noise = cmd->add_option("--noise", opt->noise, "unit Gaussian noise z, .npy (N, D) float32 or float64");

@@ -20,7 +20,7 @@
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/driver/driver.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "ferry/runtime/registry.hpp"
 
 namespace {
 
@@ -40,10 +40,10 @@ ferry::batch<double> sample_shard(const options& o, std::size_t begin, std::size
   ferry::batch<double> x(end - begin, model.dim());
   ferry::random::fill_normal(o.seed, x.view(), begin, ferry::random::initial_noise_step);
   ferry::simd::lincomb<double, 1>(x.view().span(), {sched.points.front().sigma}, {x.data()});
-  ferry::pf_ode<ferry::edm<double>, ferry::gaussian_mixture<double>, ferry::no_transform, ferry::keyed_noise> problem(
-      process, model, {}, ferry::keyed_noise{o.seed, begin});
-  ferry::with_solver(ferry::solver_settings{.name = o.solver},
-                     [&](auto solver) { ferry::sample(problem, sched, solver, x.view()); });
+  const ferry::any_process<double> p(process);
+  ferry::model_ref<double> m(model);
+  ferry::runtime_problem<double> problem(p, m, {}, ferry::runtime_noise<double>{ferry::keyed_noise{o.seed, begin}, {}});
+  ferry::run_solver<double>(ferry::solver_settings{.name = o.solver}, problem, sched, x.view());
   return x;
 }
 

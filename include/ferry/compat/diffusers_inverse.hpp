@@ -19,6 +19,7 @@
 // is converted to x̂0 and ε̂ with ᾱ_s, as diffusers does. The config is read as DDIMScheduler's
 // (from_config keeps the keys the inverse class takes; thresholding is not one of them).
 #include <cmath>
+#include <type_traits>
 #include <cstddef>
 #include <vector>
 
@@ -98,21 +99,34 @@ struct ddim_inverse_model {
   }
 };
 
+/// The inverse loop compiled once (the model and observer type-erased); see invert below.
+template <class T = double>
+sample_stats invert_erased(const diffusers_config& c, const diffusers_grid& g, model_ref<T> model, batch_view<T> x,
+                           observer_ref<T> observer, const sample_options& options) {
+  static_assert(std::is_same_v<T, double>, "DDIMInverseScheduler runs in float64");
+  const schedule<double> s = to_schedule(g, direction::invert);
+  ddim_inverse_model<model_ref<double>> ahead{model, &g};
+  model_ref<double> m(ahead);
+  any_transform<double> transform;
+  if (c.clip_sample) transform = clip_sample<double>(c.clip_sample_range);
+  const any_process<double> process(discrete_vp<double>(diffusers_alphas_cumprod(config_betas(c))));
+  runtime_problem<double> p(process, m, std::move(transform));
+  ddim<double> solver;
+  return run_policy(solver, p, s, x, observer, options);
+}
+
+#define FERRY_COMPAT_INVERT_ERASED(T) \
+  sample_stats invert_erased<T>(const diffusers_config&, const diffusers_grid&, model_ref<T>, batch_view<T>, observer_ref<T>, const sample_options&)
+#ifdef FERRY_RUNTIME_LIBRARY
+extern template FERRY_COMPAT_INVERT_ERASED(double);
+#endif
+
 /// Inverts x in place (data → latent at the last timestep) as DDIMInverseScheduler's loop does over
 /// the grid g = ddim_inverse_grid(c, steps). The model answers in its declared prediction kind.
 template <class Model, class Observer = no_observer>
 sample_stats invert(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<double> x, Observer&& observer = {},
                     sample_options options = {}) {
-  const schedule<double> s = to_schedule(g, direction::invert);
-  const discrete_vp<double> process(diffusers_alphas_cumprod(config_betas(c)));
-  ddim_inverse_model<Model> ahead{model, &g};
-  ddim<double> solver;
-  if (c.clip_sample) {
-    pf_ode<discrete_vp<double>, ddim_inverse_model<Model>, clip_sample<double>> p(process, ahead, clip_sample<double>(c.clip_sample_range));
-    return ferry::invert(p, s, solver, x, observer, options);
-  }
-  pf_ode<discrete_vp<double>, ddim_inverse_model<Model>> p(process, ahead);
-  return ferry::invert(p, s, solver, x, observer, options);
+  return invert_erased<double>(c, g, model_ref<double>(model), x, observer_ref<double>(observer), options);
 }
 
 }  // namespace ferry::compat

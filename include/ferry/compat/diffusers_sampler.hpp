@@ -35,20 +35,8 @@
 #include "ferry/models/thresholding.hpp"
 #include "ferry/process/discrete_vp.hpp"
 #include "ferry/process/flow.hpp"
-#include "ferry/driver/driver.hpp"
-#include "ferry/solvers/ode/ddim.hpp"
-#include "ferry/solvers/ode/deis.hpp"
-#include "ferry/solvers/ode/dpmpp_multistep.hpp"
-#include "ferry/solvers/ode/euler.hpp"
-#include "ferry/solvers/ode/heun.hpp"
-#include "ferry/solvers/ode/lms.hpp"
-#include "ferry/solvers/ode/unipc.hpp"
-#include "ferry/solvers/registry.hpp"
-#include "ferry/solvers/sde/consistency.hpp"
-#include "ferry/solvers/sde/ddim_eta.hpp"
-#include "ferry/solvers/sde/ddpm.hpp"
-#include "ferry/solvers/sde/euler_ancestral.hpp"
-#include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
+#include "ferry/random/noise.hpp"
+#include "ferry/runtime/registry.hpp"
 
 namespace ferry::compat {
 
@@ -124,82 +112,65 @@ struct step_kwargs {
   std::optional<double> eta{};
 };
 
-namespace detail {
-
-/// What a run needs besides the solver and the problem's parts: the noise of stochastic classes,
-/// the driver's options (threads, chunks) and diffusers' step() keyword arguments.
-template <class Noise>
-struct run_context {
-  Noise noise;
-  sample_options options;
-  step_kwargs kwargs;
-};
-
-template <class Solver, class Process, class Model, class Transform, class T, class Observer, class Noise>
-sample_stats run(Solver solver, const Process& process, Model& model, Transform transform, const schedule<T>& s,
-                 batch_view<T> x, Observer& observer, const run_context<Noise>& ctx) {
-  pf_ode<Process, Model, Transform, Noise> problem(process, model, std::move(transform), ctx.noise);
-  return ferry::sample(problem, s, solver, x, observer, ctx.options);
-}
-
-/// A stochastic class: it needs a noise source (keyed_noise, injected_noise or runtime_noise).
-template <class Solver, class Process, class Model, class Transform, class T, class Observer, class Noise>
-sample_stats run_stochastic(Solver solver, const diffusers_config& c, const Process& process, Model& model, Transform transform,
-                            const schedule<T>& s, batch_view<T> x, Observer& observer, const run_context<Noise>& ctx) {
-  if constexpr (Noise::active) {
-    return run(std::move(solver), process, model, std::move(transform), s, x, observer, ctx);
-  } else {
-    throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " draws noise at every step; give it a noise source (a seed or ",
-                                          "injected step noise)"));
-  }
-}
-
-template <template <int, class> class Solver, class T, class Options, class... Args>
-sample_stats run_order(int order, const Options& opt, Args&&... args) {  // args: run()'s after the solver
-  return with_order<Solver, T>(order, opt, [&](auto solver) { return run(std::move(solver), args...); });
-}
-
-template <class Process, class Model, class Transform, class T, class Observer, class Noise>
-sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const Process& process, Model& user_model, Transform transform,
-                       const schedule<T>& s, batch_view<T> x, Observer& obs, const run_context<Noise>& ctx) {
-  exact_level_model<Model, T> model{user_model};  // DPM and UniPC levels are float32-rounded (see above)
+/// The run of a diffusers class, compiled once per scalar type: the model, the observer and the
+/// noise arrive type-erased (one indirect call per batch evaluation and per step), the process and
+/// the x̂0 transform are chosen from the config, and the policy is built from the class and its keys
+/// and run through its one instantiation (runtime/policies.hpp). `noise` empty: no noise source
+/// (a stochastic class is then refused). Explicitly instantiated in the runtime library.
+template <class T>
+sample_stats sample_erased(const diffusers_config& c, const diffusers_grid& g, model_ref<T> model, batch_view<T> x,
+                           observer_ref<T> observer, std::optional<runtime_noise<T>> noise, const sample_options& options,
+                           const step_kwargs& kwargs) {
+  const schedule<T> s = schedule_as<T>(g);
+  const bool flow_class = c.kind == scheduler_class::flow_euler;
+  const any_process<T> process = flow_class ? any_process<T>(flow<T>()) : any_process<T>(discrete_vp<T>(diffusers_alphas_cumprod(config_betas(c))));
+  any_transform<T> transform;
+  if (c.thresholding && !flow_class && c.kind != scheduler_class::tcd)  // TCDScheduler.step ignores clip_sample and thresholding
+    transform = dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value));
+  else if (c.clip_sample && !flow_class && c.kind != scheduler_class::tcd)
+    transform = clip_sample<T>(T(c.clip_sample_range));
+  // DPM-Solver and UniPC convert the model's output at diffusers' float32 levels; the model answers
+  // at the exact ones (exact_level_model).
+  exact_level_model<model_ref<T>, T> exact{model};
+  const bool float32_levels = c.kind == scheduler_class::dpm_multistep || c.kind == scheduler_class::unipc;
+  model_ref<T> m = float32_levels ? model_ref<T>(exact) : model;
+  runtime_problem<T> problem(process, m, std::move(transform), noise.value_or(runtime_noise<T>{}));
+  auto run = [&](auto solver) { return run_policy(solver, problem, s, x, observer, options); };
+  auto stochastic = [&](auto solver) {
+    if (!noise)
+      throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " draws noise at every step; give it a noise source (a seed or ",
+                                            "injected step noise)"));
+    return run(std::move(solver));
+  };
   switch (c.kind) {
+    case scheduler_class::flow_euler: return run(euler<T>{});
     case scheduler_class::ddim:
-      if (ctx.kwargs.eta.value_or(0) > 0) return run_stochastic(ddim_eta<T>(T(*ctx.kwargs.eta)), c, process, user_model, std::move(transform), s, x, obs, ctx);
-      return run(ddim<T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
+      if (kwargs.eta.value_or(0) > 0) return stochastic(ddim_eta<T>(T(*kwargs.eta)));
+      return run(ddim<T>{});
     case scheduler_class::ddpm:
-      return run_stochastic(ddpm<T>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small), c, process,
-                            user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::euler_ancestral:
-      return run_stochastic(euler_ancestral<T>(), c, process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::lcm:
-      return run_stochastic(lcm<T>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}), c, process, user_model,
-                            std::move(transform), s, x, obs, ctx);
+      return stochastic(ddpm<T>(c.variance_fixed_large ? ddpm_variance::fixed_large : ddpm_variance::fixed_small));
+    case scheduler_class::euler_ancestral: return stochastic(euler_ancestral<T>());
+    case scheduler_class::lcm: return stochastic(lcm<T>({.sigma_data = 0.5, .timestep_scaling = c.timestep_scaling}));
     case scheduler_class::tcd: {
-      // TCDScheduler.step ignores clip_sample and thresholding.
-      const double gamma = ctx.kwargs.eta.value_or(0.3);
-      return run_stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))), c, process, user_model, no_transform{}, s,
-                            x, obs, ctx);
+      const double gamma = kwargs.eta.value_or(0.3);
+      return stochastic(tcd<T>(T(gamma), levels_as<T>(compat::detail::tcd_s_levels(c, g, gamma))));
     }
     case scheduler_class::dpm_multistep: {
       if (c.algorithm_type == algorithm::sde_dpmsolver_pp) {  // SDE-DPM-Solver++: η = 1, diffusers' D2 weight
-        if constexpr (Noise::active) {
-          dpmpp_sde_multistep_options o;
-          o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
-          o.lower_order_final = c.lower_order_final;
-          o.euler_at_final = c.euler_at_final;
-          o.diffusers_d2 = true;
-          return run_order<dpmpp_multistep_sde, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
-        } else {
-          throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
-        }
+        dpmpp_sde_multistep_options o;
+        o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
+        o.lower_order_final = c.lower_order_final;
+        o.euler_at_final = c.euler_at_final;
+        o.diffusers_d2 = true;
+        if (!noise) throw config_error("diffusers: algorithm_type \"sde-dpmsolver++\" is stochastic and needs a noise source");
+        return with_order<dpmpp_multistep_sde, T>(c.solver_order, o, run);
       }
       dpmpp_multistep_options o;
       o.algorithm_type = c.algorithm_type == algorithm::dpmsolver ? dpm_algorithm::dpmsolver : dpm_algorithm::dpmsolver_pp;
       o.solver_type = c.solver_type == solver_kind::heun ? dpm_solver_type::heun : dpm_solver_type::midpoint;
       o.lower_order_final = c.lower_order_final;
       o.euler_at_final = c.euler_at_final;
-      return run_order<dpmpp_multistep, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+      return with_order<dpmpp_multistep, T>(c.solver_order, o, run);
     }
     case scheduler_class::unipc: {
       unipc_options o;
@@ -208,46 +179,50 @@ sample_stats run_class(const diffusers_config& c, const diffusers_grid& g, const
       o.lower_order_final = c.lower_order_final;
       for (long long i : c.disable_corrector)
         if (i >= 0) o.disable_corrector.push_back(std::size_t(i));
-      return run_order<unipc, T>(c.solver_order, o, process, model, std::move(transform), s, x, obs, ctx);
+      return with_order<unipc, T>(c.solver_order, o, run);
     }
     case scheduler_class::deis: {
       deis_options o;
       o.lower_order_final = c.lower_order_final;
       o.coefficients = diffusers_deis_coefficients;  // diffusers' float32 ind_fn cancels: up to ~3e-4 in samples otherwise
-      return run_order<deis, T>(c.solver_order, o, process, user_model, std::move(transform), s, x, obs, ctx);
+      return with_order<deis, T>(c.solver_order, o, run);
     }
-    case scheduler_class::euler:
-      return run(euler<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::heun:
-      return run(heun<T>({.time = ode_time::sigma}), process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::lms: return run(lms<4, T>{}, process, user_model, std::move(transform), s, x, obs, ctx);
-    case scheduler_class::flow_euler: break;
+    case scheduler_class::euler: return run(euler<T>({.time = ode_time::sigma}));
+    case scheduler_class::heun: return run(heun<T>({.time = ode_time::sigma}));
+    case scheduler_class::lms: return run(lms<4, T>{});
   }
-  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " is not a VP scheduler"));
+  throw config_error(ferry::detail::cat("diffusers: ", class_name(c.kind), " has no sampler"));
 }
 
+// The instantiation the runtime library compiles once per type (cmake/ferry_runtime.cmake).
+#define FERRY_COMPAT_SAMPLE_ERASED(T)                                                                                   \
+  sample_stats sample_erased<T>(const diffusers_config&, const diffusers_grid&, model_ref<T>, batch_view<T>, observer_ref<T>, \
+                                std::optional<runtime_noise<T>>, const sample_options&, const step_kwargs&)
+#ifdef FERRY_RUNTIME_LIBRARY
+extern template FERRY_COMPAT_SAMPLE_ERASED(double);
+extern template FERRY_COMPAT_SAMPLE_ERASED(float);
+#endif
+
+namespace detail {
+/// Any noise source as the run's runtime_noise, or none.
+template <class T, class Noise>
+std::optional<runtime_noise<T>> erase_noise(const Noise& n) {
+  if constexpr (!Noise::active) return std::nullopt;
+  else if constexpr (std::is_same_v<Noise, runtime_noise<T>>) return n;
+  else if constexpr (std::is_same_v<Noise, keyed_noise>) return runtime_noise<T>{n, {}};
+  else return runtime_noise<T>{{}, n};  // injected_noise<T>
+}
 }  // namespace detail
 
 /// Samples x in place with the scheduler `c` over the grid `g`; x must hold initial_scale(c, g)·z.
 /// The model answers in its declared prediction kind (set it to c.prediction_type for a model
-/// trained with that configuration). Stochastic classes draw from `noise` (keyed_noise or
-/// injected_noise); `kwargs` are step()'s keyword arguments (DDIM's and TCD's eta).
+/// trained with that configuration). Stochastic classes draw from `noise` (keyed_noise,
+/// injected_noise or runtime_noise); `kwargs` are step()'s keyword arguments (DDIM's and TCD's eta).
 /// The state's scalar type T (double or float) is the run's: grid levels, process, solver and transform.
 template <class Model, class T, class Observer = no_observer, class Noise = no_noise>
 sample_stats sample(const diffusers_config& c, const diffusers_grid& g, Model& model, batch_view<T> x,
                     Observer&& observer = {}, Noise noise = {}, sample_options options = {}, step_kwargs kwargs = {}) {
-  const schedule<T> s = schedule_as<T>(g);
-  const detail::run_context<Noise> ctx{std::move(noise), options, kwargs};
-  if (c.kind == scheduler_class::flow_euler) {
-    const flow<T> process;
-    return detail::run(euler<T>{}, process, model, no_transform{}, s, x, observer, ctx);
-  }
-  const discrete_vp<T> process(diffusers_alphas_cumprod(config_betas(c)));
-  if (c.thresholding)
-    return detail::run_class(c, g, process, model, dynamic_thresholding<T>(T(c.dynamic_thresholding_ratio), T(c.sample_max_value)), s, x,
-                             observer, ctx);
-  if (c.clip_sample) return detail::run_class(c, g, process, model, clip_sample<T>(T(c.clip_sample_range)), s, x, observer, ctx);
-  return detail::run_class(c, g, process, model, no_transform{}, s, x, observer, ctx);
+  return sample_erased<T>(c, g, model_ref<T>(model), x, observer_ref<T>(observer), detail::erase_noise<T>(noise), options, kwargs);
 }
 
 }  // namespace ferry::compat

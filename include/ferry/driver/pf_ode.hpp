@@ -36,7 +36,8 @@ inline constexpr bool has_noise = [] {
 }();
 }  // namespace detail
 
-/// The default: x̂0 is used as the model gives it.
+/// The default: x̂0 is used as the model gives it. A transform declares `active = true`, sizes its
+/// scratch in reset(extent) and may offer `bool enabled() const` to be switched off at run time.
 struct no_transform {
   static constexpr bool active = false;
   void reset(extent) {}
@@ -77,7 +78,7 @@ class pf_ode {
 
   /// One model evaluation at (x, lv), converted to `want` and written into out.
   void evaluate(const_batch_view<T> x, const level<T>& lv, prediction want, batch_view<T> out) {
-    if constexpr (Transform::active) {
+    if (transforming()) {
       raw_to(x, lv, prediction::data, x0_.view());
       transform_(x0_.view());
       convert<T>(prediction::data, want, lv, x, x0_.view(), out);
@@ -102,7 +103,7 @@ class pf_ode {
     const prediction given = model_.predicts;
     convert<T>(given, prediction::data, lv, x, raw_.view(), x0);
     convert<T>(given, prediction::epsilon, lv, x, raw_.view(), eps);
-    if constexpr (Transform::active) transform_(x0);
+    if (transforming()) transform_(x0);
   }
   /// u(x, r, t), an average-velocity model's mean velocity over [r, t] (MeanFlow); one evaluation.
   void average_velocity(const_batch_view<T> x, const level<T>& r, const level<T>& t, batch_view<T> u)
@@ -139,6 +140,14 @@ class pf_ode {
   static constexpr std::size_t parameter_count() { return 0; }
 
  private:
+  // A transform type may be switched off at run time (any_transform without a transform: enabled()
+  // false), which takes the untransformed path and its bits.
+  bool transforming() const {
+    if constexpr (!Transform::active) return false;
+    else if constexpr (requires { transform_.enabled(); }) return transform_.enabled();
+    else return true;
+  }
+
   // The model's own output, converted to `want` (no transform).
   void raw_to(const_batch_view<T> x, const level<T>& lv, prediction want, batch_view<T> out) {
     ++nfe_;

@@ -1,11 +1,8 @@
-#pragma once
-// What `ferry sample` and `ferry invert` share: their options and the one run over model × process ×
-// grid × solver, so an inversion and an SDEdit edit instantiate nothing a plain sampling run does
-// not. The run's body is in the scalar type T (--dtype): the model, the noise, the grid, the solver
-// and the state are all in T. It is instantiated once per type in its own TU (cmd_sample.cpp:
-// double, cmd_sample_float.cpp: float) so the two heavy TUs compile in parallel.
-#include <CLI/CLI.hpp>
-
+// The run of `ferry sample` (with --init: SDEdit) and `ferry invert`, in the scalar type of --dtype:
+// the model, the noise, the grid, the solver and the state are all in T. The process, model, noise
+// and solver are chosen here at run time and meet the library at its run-time boundary
+// (runtime_problem<T>, run_solver): every solver is compiled once per type in the runtime library,
+// not once per process here. The few-step oracles are in sample_fewstep.cpp.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -24,7 +21,6 @@
 #include "ferry/core/error.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/io/npy.hpp"
-#include "ferry/models/flow_map.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/process/edm.hpp"
 #include "ferry/process/flow.hpp"
@@ -33,56 +29,19 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
-#include "ferry/solvers/fewstep/consistency.hpp"
-#include "ferry/solvers/fewstep/meanflow.hpp"
+#include "ferry/runtime/registry.hpp"
 #include "ferry/solvers/inversion.hpp"
-#include "ferry/solvers/registry.hpp"
+#include "sample_args.hpp"
+#include "sample_fewstep.hpp"
 
 namespace ferry::cli {
-
-struct sample_options {
-  std::string model, noise, step_noise, out, trajectory, scheduler_config, process = "edm", grid = "karras", solver = "euler",
-      prediction, ode_time_name = "native", shard, dtype;  // dtype: float32 | float64, empty = the default rule
-  std::size_t steps = 0, num_samples = 0;
-  std::uint64_t seed = 0;
-  int threads = 1;
-  std::optional<double> sigma_min, sigma_max, t_min, t_max;
-  std::optional<bool> final_zero;
-  double rho = 7, shift = 1, rtol = 1e-5, atol = 1e-5;
-  int order = 0;
-  bool diffusers_rules = false, taylor_3m = false;
-  solver_settings stochastic;  // eta, s_noise, s_churn, s_tmin, s_tmax, snr, solver_type, langevin_steps
-  // SDEdit (sample --init X.npy --strength s): start from X noised to the grid's level n − int(n·s).
-  std::string init;
-  std::optional<double> strength;
-  // ferry invert: the data X (--data, kept in `init`) integrated from the grid's low end to its top.
-  bool invert = false;
-};
-
-/// --model, --steps, --out, --threads, --dtype, --trajectory, --scheduler-config and the process /
-/// grid / solver options (with the stochastic samplers' ones when `stochastic`); returns
-/// --scheduler-config.
-CLI::Option* add_run_options(CLI::App* cmd, sample_options& o, bool stochastic);
-
-/// `ferry sample` (with --init: SDEdit) and `ferry invert`: checks the options, reads the initial
-/// state's file and runs run_sample_as in the --dtype.
-void run_sample(const sample_options& o);
-
-/// The run in scalar type T. z: the --noise / --init / --data file, read (or empty: draw from
-/// --seed); out: the dtype of the array written to --out.
-template <class T>
-void run_sample_as(const sample_options& o, const std::optional<io::npy_array>& z, io::npy_dtype out);
-
-extern template void run_sample_as<double>(const sample_options&, const std::optional<io::npy_array>&, io::npy_dtype);
-extern template void run_sample_as<float>(const sample_options&, const std::optional<io::npy_array>&, io::npy_dtype);
-
-namespace sample_impl {
+namespace {
 
 // --shard I/K: rows [I·N/K, (I+1)·N/K) of the run.
 struct row_range {
   std::size_t begin = 0, end = 0;
 };
-inline row_range parse_shard(const std::string& spec, std::size_t n) {
+row_range parse_shard(const std::string& spec, std::size_t n) {
   if (spec.empty()) return {0, n};
   const auto slash = spec.find('/');
   std::size_t i = 0, k = 0;
@@ -104,10 +63,10 @@ gaussian_mixture<T> load_model(const std::string& spec) {
 }
 
 template <class T>
-using any_process = std::variant<vp_linear<T>, vp_cosine<T>, ve<T>, edm<T>, flow<T>>;
+using any_concrete_process = std::variant<vp_linear<T>, vp_cosine<T>, ve<T>, edm<T>, flow<T>>;
 
 template <class T>
-any_process<T> make_process(const sample_options& o) {
+any_concrete_process<T> make_process(const sample_args& o) {
   if (o.process == "vp-linear") return vp_linear<T>{};
   if (o.process == "vp-cosine") return vp_cosine<T>{};
   if (o.process == "ve") return ve<T>{};
@@ -132,8 +91,8 @@ template <class T>
 void scale_noise(batch<T>& x, double scale) { simd::lincomb<T, 1>(x.view().span(), {T(scale)}, {x.data()}); }
 
 template <class T>
-sample_stats run_diffusers(const sample_options& o, gaussian_mixture<T>& model, batch<T>& x, const trajectory_recorder<T>& rec,
-                           const runtime_noise<T>& noise, const ferry::sample_options& run) {
+sample_stats run_diffusers(const sample_args& o, gaussian_mixture<T>& model, batch<T>& x, const trajectory_recorder<T>& rec,
+                           const runtime_noise<T>& noise, const sample_options& run) {
   // invert: DDIMInverseScheduler.from_config(config) keeps the keys DDIMScheduler takes.
   const compat::diffusers_config c = o.invert ? compat::load_diffusers_config(o.scheduler_config, compat::scheduler_class::ddim)
                                               : compat::load_diffusers_config(o.scheduler_config);
@@ -155,38 +114,15 @@ sample_stats run_diffusers(const sample_options& o, gaussian_mixture<T>& model, 
   return compat::sample(c, g, model, x.view(), rec, noise, run, compat::step_kwargs{o.stochastic.eta});
 }
 
-// Few-step solvers need a distilled model; the mixture's exact one is its PF-ODE flow map (dopri5 at
-// --rtol/--atol, at most 1e-10, so double only): the consistency function to the grid's last level,
-// or the average velocity.
-template <class P>
-sample_stats run_fewstep(const sample_options& o, const P& p, const gaussian_mixture<double>& model,
-                         const schedule<double>& sched, batch<double>& x, const trajectory_recorder<double>& rec,
-                         const runtime_noise<double>& noise, const ferry::sample_options& run) {
-  using oracle = pf_ode_flow_map<P, gaussian_mixture<double>>;
-  const oracle flow(p, model, {.rtol = std::min(o.rtol, 1e-10), .atol = std::min(o.atol, 1e-10)});
-  auto go = [&](auto& distilled, auto solver) {
-    pf_ode<P, std::decay_t<decltype(distilled)>, no_transform, runtime_noise<double>> problem(p, distilled, {}, noise);
-    return ferry::sample(problem, sched, solver, x.view(), rec, run);
-  };
-  if (o.solver == "consistency") {
-    flow_map_consistency<P, gaussian_mixture<double>> f(flow, sched.points.back());
-    return go(f, consistency_sampling<double>{});
-  }
-  flow_map_average_velocity<P, gaussian_mixture<double>> u(flow);
-  return go(u, meanflow<double>{});
-}
-
-inline bool is_fewstep(const std::string& solver) { return solver == "consistency" || solver == "meanflow"; }
+/// The process (for the problem) and the schedule (made from the concrete process's grid).
+template <class T>
+struct native_setup {
+  any_process<T> process;
+  schedule<T> sched;
+};
 
 template <class T>
-sample_stats run_native(const sample_options& o, gaussian_mixture<T>& model, batch<T>& x, const trajectory_recorder<T>& rec,
-                        const runtime_noise<T>& noise, const ferry::sample_options& run, std::uint64_t first_row) {
-  const any_process<T> process = make_process<T>(o);
-  model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
-                                        : parse_prediction(o.prediction);
-  solver_settings s = o.stochastic;
-  s.name = o.solver, s.time = parse_ode_time(o.ode_time_name), s.rtol = o.rtol, s.atol = o.atol;
-  s.order = o.order, s.diffusers_rules = o.diffusers_rules, s.taylor_3m = o.taylor_3m;
+native_setup<T> make_native(const sample_args& o, batch<T>& x, std::uint64_t first_row) {
   auto opt = [](const std::optional<double>& v) { return v ? std::optional<T>(T(*v)) : std::nullopt; };
   return std::visit(
       [&](const auto& p) {
@@ -195,38 +131,46 @@ sample_stats run_native(const sample_options& o, gaussian_mixture<T>& model, bat
         // An inversion starts at the grid's low end, which must not be the data level σ = 0.
         spec.final_zero = o.invert && !o.final_zero ? std::optional<bool>(false) : o.final_zero;
         const std::vector<level<T>> levels = make_grid(p, spec);
-        schedule<T> sched;
+        native_setup<T> r{any_process<T>(p), {}};
         if (o.invert) {
-          sched = make_inverse_schedule(levels);  // x is the data, at the grid's low end
+          r.sched = make_inverse_schedule(levels);  // x is the data, at the grid's low end
         } else if (o.strength) {
-          sched = strength_schedule(make_schedule(levels), *o.strength);
-          noise_to(sched.points.front(), x.view(), o.seed, first_row);  // SDEdit: x ~ q(x_t0 | x0)
+          r.sched = strength_schedule(make_schedule(levels), *o.strength);
+          noise_to(r.sched.points.front(), x.view(), o.seed, first_row);  // SDEdit: x ~ q(x_t0 | x0)
         } else {
-          sched = make_schedule(levels);
-          scale_noise(x, double(sched.points.front().sigma));
+          r.sched = make_schedule(levels);
+          scale_noise(x, double(r.sched.points.front().sigma));
         }
-        rec(step_report<T>{0, 0, {}, {}, 0, x.view()});
-        if constexpr (std::is_same_v<T, double>) {
-          if (is_fewstep(o.solver)) {
-            if (o.invert)
-              throw config_error(detail::cat("invert: solver ", o.solver, " is a few-step map from noise to data with no inverse; use an ODE solver"));
-            return run_fewstep(o, p, model, sched, x, rec, noise, run);
-          }
-        }
-        const sample_stats st = with_solver<T>(s, [&](auto solver) {
-          pf_ode<std::decay_t<decltype(p)>, gaussian_mixture<T>, no_transform, runtime_noise<T>> problem(p, model, {}, noise);
-          if (o.invert) return ferry::invert(problem, sched, solver, x.view(), rec, run);
-          return ferry::sample(problem, sched, solver, x.view(), rec, run);
-        });
-        // invert writes the unit noise z that `ferry sample --noise` scales by σ_top to start from.
-        if (o.invert) scale_noise(x, 1 / double(sched.points.back().sigma));
-        return st;
+        return r;
       },
-      process);
+      make_process<T>(o));
+}
+
+template <class T>
+sample_stats run_native(const sample_args& o, gaussian_mixture<T>& model, batch<T>& x, const trajectory_recorder<T>& rec,
+                        const runtime_noise<T>& noise, const sample_options& run, std::uint64_t first_row) {
+  model.predicts = o.prediction.empty() ? (o.process == "flow" ? prediction::velocity : prediction::data)
+                                        : parse_prediction(o.prediction);
+  solver_settings s = o.stochastic;
+  s.name = o.solver, s.time = parse_ode_time(o.ode_time_name), s.rtol = o.rtol, s.atol = o.atol;
+  s.order = o.order, s.diffusers_rules = o.diffusers_rules, s.taylor_3m = o.taylor_3m;
+  const native_setup<T> setup = make_native(o, x, first_row);
+  rec(step_report<T>{0, 0, {}, {}, 0, x.view()});
+  if (is_fewstep(o.solver)) {
+    if (o.invert)
+      throw config_error(detail::cat("invert: solver ", o.solver, " is a few-step map from noise to data with no inverse; use an ODE solver"));
+    if constexpr (std::is_same_v<T, double>) return run_fewstep(o, setup.process, model, setup.sched, x.view(), rec, noise, run);
+  }
+  model_ref<T> m(model);
+  runtime_problem<T> problem(setup.process, m, {}, noise);
+  const sample_stats st = run_solver<T>(s, problem, setup.sched, x.view(), rec, run);
+  // invert writes the unit noise z that `ferry sample --noise` scales by σ_top to start from.
+  if (o.invert) scale_noise(x, 1 / double(setup.sched.points.back().sigma));
+  return st;
 }
 
 // Reads a float32/float64 .npy of the given rank; `what` names it in errors.
-inline io::npy_array read_float_array(const std::string& path, std::size_t rank, const char* what, const char* shape) {
+io::npy_array read_float_array(const std::string& path, std::size_t rank, const char* what, const char* shape) {
   io::npy_array a = io::read_npy(path);
   if (a.ndim() != rank)
     throw shape_error(detail::cat(path, ": ", what, " must be ", rank, "-D ", shape, ", got ", a.ndim(), " dimensions"));
@@ -243,11 +187,10 @@ void require_finite(std::span<const T> v, const std::string& path, const char* w
                                      ", column ", i % cols, "; expected finite values"));
 }
 
-}  // namespace sample_impl
-
+/// The run in scalar type T. z: the --noise / --init / --data file, read (or empty: draw from
+/// --seed); out: the dtype of the array written to --out.
 template <class T>
-void run_sample_as(const sample_options& o, const std::optional<io::npy_array>& z, io::npy_dtype out) {
-  using namespace sample_impl;
+void run_sample_as(const sample_args& o, const std::optional<io::npy_array>& z, io::npy_dtype out) {
   gaussian_mixture<T> model = load_model<T>(o.model);
   const std::size_t dim = model.dim();
 
@@ -292,8 +235,7 @@ void run_sample_as(const sample_options& o, const std::optional<io::npy_array>& 
   std::vector<T> frames;
   const trajectory_recorder<T> rec{o.trajectory.empty() ? nullptr : &frames};
   // The observer records whole states after each step, so a recorded run is one chunk.
-  const ferry::sample_options run{.threads = o.trajectory.empty() ? o.threads : 1};
-  // One observer type for recorded and plain runs: every solver × process is instantiated once per T.
+  const sample_options run{.threads = o.trajectory.empty() ? o.threads : 1};
   const sample_stats st = o.scheduler_config.empty() ? run_native(o, model, x, rec, noise, run, rows.begin)
                                                      : run_diffusers(o, model, x, rec, noise, run);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -306,8 +248,37 @@ void run_sample_as(const sample_options& o, const std::optional<io::npy_array>& 
     io::write_npy(o.out, x);
   }
   if (!o.trajectory.empty()) io::write_npy<T>(o.trajectory, frames.data(), {st.steps + 1, x.rows(), x.cols()});
-  std::cerr << (o.invert ? "ferry invert: " : "ferry sample: ") << x.rows() << " samples, " << st.steps << " steps, NFE " << st.nfe << ", " << seconds
-            << " s -> " << o.out << "\n";
+  std::cerr << (o.invert ? "ferry invert: " : "ferry sample: ") << x.rows() << " samples, " << st.steps << " steps, NFE " << st.nfe << ", "
+            << seconds << " s -> " << o.out << "\n";
+}
+
+}  // namespace
+
+// The run's scalar type: --dtype, else float64. The output is written in --dtype when it is given,
+// else in the dtype of the input file (--noise, --init, --data; float64 when the noise is drawn).
+void run_sample(const sample_args& o) {
+  if (o.steps == 0) throw config_error("--steps must be at least 1");
+  if (o.threads < 1) throw config_error(detail::cat("--threads must be at least 1, got ", o.threads));
+  if (!o.dtype.empty() && o.dtype != "float32" && o.dtype != "float64")
+    throw config_error(detail::cat("--dtype \"", detail::escape(o.dtype), "\" is unknown", detail::did_you_mean(o.dtype, {"float32", "float64"}),
+                                   "; expected float32 or float64"));
+  const bool f32 = o.dtype == "float32";
+  if (f32 && o.scheduler_config.empty() && is_fewstep(o.solver))
+    throw config_error(detail::cat("--solver ", o.solver, " runs the mixture's exact flow map at rtol 1e-10, which needs --dtype float64"));
+  // From data: the inversion's data (invert --data) or the data to edit (sample --init).
+  const bool from_data = !o.init.empty();
+  if (!from_data && o.noise.empty() == (o.num_samples == 0))
+    throw config_error("give the initial noise as --noise Z.npy or draw it with --num-samples N (and --seed S)");
+  if (o.strength && !(*o.strength > 0 && *o.strength <= 1))
+    throw config_error(detail::cat("--strength ", *o.strength, " is outside (0, 1]; 1 starts from the top of the grid"));
+  const std::string& file = from_data ? o.init : o.noise;
+  std::optional<io::npy_array> z;
+  if (!file.empty()) z = read_float_array(file, 2, from_data ? "data" : "noise", "(N, D)");
+  const io::npy_dtype out = !o.dtype.empty() ? (f32 ? io::npy_dtype::f4 : io::npy_dtype::f8) : z ? z->dtype() : io::npy_dtype::f8;
+  if (f32)
+    run_sample_as<float>(o, z, out);
+  else
+    run_sample_as<double>(o, z, out);
 }
 
 }  // namespace ferry::cli

@@ -1,5 +1,5 @@
 #pragma once
-// A tiny PNG plotter for the CLI: panels of a 2-D density as a heat map (log scale) with points and
+// A tiny PNG plotter for the example programs (the CLI, cnf_adjoint, words): panels of a 2-D density as a heat map (log scale) with points and
 // paths on top, log-log line charts with a legend, axes frames with tick labels. Pixels are drawn
 // by hand; stb_image_write encodes the PNG (its implementation lives in stb_impl.cpp) and
 // stb_easy_font supplies the letters.

@@ -1,6 +1,8 @@
 #pragma once
-// Solvers by name, for programs that choose them at run time (the CLI, config files):
-// with_solver(settings, f) builds the named policy and calls f(solver) with it.
+// Solvers by name, for programs that choose them at run time (the CLI, config files, the demo):
+// with_solver(settings, f) builds the named policy and calls f(solver) with it, and run_solver runs
+// it on a runtime_problem (runtime/problem.hpp) through the policy's one instantiation per scalar
+// type (runtime/policies.hpp).
 //
 //   euler heun midpoint rk4 dopri5     explicit Runge–Kutta on the PF-ODE (time: native | sigma | lambda)
 //   ddim dpmpp-1 dpmpp-2m dpmpp-3m     exponential integrators in λ (DPM-Solver++ in data prediction)
@@ -20,61 +22,14 @@
 #include <string_view>
 
 #include "ferry/core/error.hpp"
-#include "ferry/solvers/ode/ddim.hpp"
-#include "ferry/solvers/ode/deis.hpp"
-#include "ferry/solvers/ode/dopri5.hpp"
-#include "ferry/solvers/ode/dpmpp_2s.hpp"
-#include "ferry/solvers/ode/dpmpp_multistep.hpp"
-#include "ferry/solvers/ode/euler.hpp"
-#include "ferry/solvers/ode/heun.hpp"
-#include "ferry/solvers/ode/lms.hpp"
-#include "ferry/solvers/ode/midpoint.hpp"
-#include "ferry/solvers/ode/rk4.hpp"
-#include "ferry/solvers/ode/unipc.hpp"
-#include "ferry/solvers/sde/consistency.hpp"
+#include "ferry/runtime/policies.hpp"
+#include "ferry/runtime/solver_settings.hpp"
 #include "ferry/solvers/sde/ddim_eta.hpp"
 #include "ferry/solvers/sde/ddpm.hpp"
-#include "ferry/solvers/sde/edm_churn.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
-#include "ferry/solvers/sde/euler_maruyama.hpp"
 #include "ferry/solvers/sde/flow_sde.hpp"
-#include "ferry/solvers/sde/pc_langevin.hpp"
-#include "ferry/solvers/sde/dpmpp_2s_ancestral.hpp"
-#include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
-#include "ferry/solvers/sde/dpmpp_sde.hpp"
 
 namespace ferry {
-
-inline constexpr std::array<std::string_view, 24> solver_names = {
-    "euler", "heun", "midpoint", "rk4", "dopri5", "ddim", "dpmpp-1", "dpmpp-2m", "dpmpp-3m", "dpmpp-2s", "unipc", "deis", "lms",
-    "ddpm", "euler-ancestral", "lcm", "tcd", "euler-maruyama", "pc-langevin", "flow-sde",
-    "dpmpp-sde", "dpmpp-2m-sde", "dpmpp-3m-sde", "dpmpp-2s-ancestral"};
-
-struct solver_settings {
-  std::string name = "euler";
-  ode_time time = ode_time::native;  ///< Runge–Kutta family: the time variable
-  double rtol = 1e-5, atol = 1e-5;   ///< dopri5
-  int order = 0;                     ///< unipc / deis (1–3, default 2), lms (1–4, default 4); 0 = default
-  bool diffusers_rules = false;      ///< lower_order_final as diffusers (multistep solvers)
-  bool taylor_3m = false;            ///< dpmpp-3m with the third-order D2 weight (taylor_d2)
-  // Stochastic samplers (k-diffusion's keyword arguments, Karras et al. 2022 Alg. 2, Song et al. 2021):
-  std::optional<double> eta{};       ///< noise scale; unset: 1 for ancestral/SDE samplers, 0 for ddim
-  double s_noise = 1;                ///< extra scale of every injected normal
-  double s_churn = 0, s_tmin = 0;    ///< churn (euler, heun): γ = min(S_churn/n, √2 − 1) on σ ∈ [S_tmin, S_tmax]
-  double s_tmax = std::numeric_limits<double>::infinity();
-  double snr = 0.16;                 ///< pc-langevin: the corrector's signal-to-noise ratio r
-  int langevin_steps = 1;            ///< pc-langevin: corrector steps per predictor step
-  std::string solver_type = "midpoint";  ///< dpmpp-2m-sde/3m-sde: midpoint | heun
-};
-
-namespace detail {
-inline int order_or(const solver_settings& s, int fallback, int max) {
-  const int o = s.order == 0 ? fallback : s.order;
-  if (o < 1 || o > max)
-    throw config_error(detail::cat("solver ", s.name, ": order ", s.order, " is not available; expected 1 to ", max));
-  return o;
-}
-}  // namespace detail
 
 /// Calls f(Solver<order, T> with options opt) for an order chosen at run time (1 to 3): the
 /// one dispatch of the multistep families, for the registry and for diffusers' solver_order.
@@ -155,6 +110,24 @@ decltype(auto) with_solver(const solver_settings& s, F&& f) {
   for (auto v : solver_names) names += (names.empty() ? "" : ", ") + std::string(v);
   throw config_error(detail::cat("solver \"", detail::escape(n), "\" is unknown", detail::did_you_mean(n, solver_names),
                                  "; expected one of ", names));
+}
+
+}  // namespace ferry
+
+namespace ferry {
+
+/// Runs the solver named in s on the problem (ferry::sample, or ferry::invert on an inversion
+/// schedule) through its one instantiation per scalar type.
+template <class T>
+sample_stats run_solver(const solver_settings& s, runtime_problem<T>& problem, const schedule<T>& sched, batch_view<T> x,
+                        observer_ref<T> observer = {}, const sample_options& options = {}) {
+  return with_solver<T>(s, [&](auto solver) { return run_policy(solver, problem, sched, x, observer, options); });
+}
+
+/// Whether the solver named in s draws noise (a stochastic policy).
+template <class T = double>
+bool solver_is_stochastic(const solver_settings& s) {
+  return with_solver<T>(s, [](auto solver) { return detail::is_stochastic<decltype(solver)>; });
 }
 
 }  // namespace ferry
