@@ -5,7 +5,7 @@
 #   <dir>/simd/kernels_avx2.cpp    the kernel table for AVX2     (-mavx2 -mno-avx512f)
 #   <dir>/simd/kernels_avx512.cpp  the kernel table for AVX-512  (-mavx512f -mavx512dq -mavx512vl -mavx512bw)
 #   <dir>/simd/dispatch.cpp        picks one table per process (CPU, or FERRY_ISA)
-#   <dir>/models/gaussian_mixture.cpp  gaussian_mixture<float> and <double>, instantiated once
+#   <dir>/models/gaussian_mixture_{float,double}.cpp  gaussian_mixture<float> and <double>, instantiated once
 # every kernel TU with -ffp-contract=off (no fused multiply–add: the same bits on every path). Its
 # users get FERRY_SIMD_DISPATCH (the headers call the kernels through the table) and
 # FERRY_EXTERN_GAUSSIAN_MIXTURE (they do not instantiate the mixture themselves).
@@ -32,7 +32,8 @@ function(ferry_kernels_library name)
     set_target_properties(${name}_${isa} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     list(APPEND objects $<TARGET_OBJECTS:${name}_${isa}>)
   endforeach()
-  add_library(${name} STATIC ${arg_SOURCE_DIR}/simd/dispatch.cpp ${arg_SOURCE_DIR}/models/gaussian_mixture.cpp ${objects})
+  add_library(${name} STATIC ${arg_SOURCE_DIR}/simd/dispatch.cpp ${arg_SOURCE_DIR}/models/gaussian_mixture_float.cpp
+              ${arg_SOURCE_DIR}/models/gaussian_mixture_double.cpp ${objects})
   target_link_libraries(${name} PRIVATE ${arg_LINK})
   target_compile_definitions(${name} PUBLIC FERRY_SIMD_DISPATCH=1 FERRY_EXTERN_GAUSSIAN_MIXTURE=1)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
@@ -71,7 +72,8 @@ if(PROJECT_NAME STREQUAL "ferry" AND TARGET ferry AND NOT FERRY_ISA_INSTALLED)
   install(FILES ${PROJECT_SOURCE_DIR}/src/simd/kernels_sse2.cpp ${PROJECT_SOURCE_DIR}/src/simd/kernels_avx2.cpp
                 ${PROJECT_SOURCE_DIR}/src/simd/kernels_avx512.cpp ${PROJECT_SOURCE_DIR}/src/simd/dispatch.cpp
           DESTINATION ${CMAKE_INSTALL_DATADIR}/ferry/src/simd)
-  install(FILES ${PROJECT_SOURCE_DIR}/src/models/gaussian_mixture.cpp DESTINATION ${CMAKE_INSTALL_DATADIR}/ferry/src/models)
+  install(FILES ${PROJECT_SOURCE_DIR}/src/models/gaussian_mixture_float.cpp ${PROJECT_SOURCE_DIR}/src/models/gaussian_mixture_double.cpp
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/ferry/src/models)
   install(FILES ${CMAKE_CURRENT_LIST_FILE} DESTINATION ${CMAKE_INSTALL_DATADIR}/cmake/ferry)
   return()
 endif()

@@ -21,7 +21,7 @@
 // Compile cost: the parameters live in flat arrays and the loader reads JSON number by number, so a
 // program that loads and calls a mixture compiles little beyond the kernel. Programs that use it in
 // several translation units can compile it once: define FERRY_EXTERN_GAUSSIAN_MIXTURE everywhere
-// and compile src/models/gaussian_mixture.cpp (the explicit instantiations of float and double)
+// and compile src/models/gaussian_mixture_{float,double}.cpp (the explicit instantiations)
 // into the program, as the ferry_kernels library does for its users (docs/install.md).
 #include <Eigen/Core>
 #include <algorithm>
@@ -504,7 +504,7 @@ class gaussian_mixture {
 }  // namespace ferry
 
 #ifdef FERRY_EXTERN_GAUSSIAN_MIXTURE
-// Compiled once, in src/models/gaussian_mixture.cpp (the ferry_kernels library defines the macro).
+// Compiled once, in src/models/gaussian_mixture_{float,double}.cpp (the ferry_kernels library defines the macro).
 extern template class ferry::gaussian_mixture<float>;
 extern template class ferry::gaussian_mixture<double>;
 #endif
