@@ -16,19 +16,16 @@
 #include <xsimd/xsimd.hpp>
 
 #include "catch.hpp"
-#include "ferry/driver/driver.hpp"
-#include "ferry/driver/pf_ode.hpp"
 #include "ferry/grid/grid.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
-#include "ferry/process/vp_linear.hpp"
+#include "ferry/process/edm.hpp"
 #include "ferry/random/noise.hpp"
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
 #include "ferry/simd/categorical.hpp"
 #include "ferry/simd/kernels.hpp"
 #include "ferry/simd/lincomb.hpp"
-#include "ferry/solvers/ode/dpmpp_multistep.hpp"
-#include "ferry/solvers/sde/euler_ancestral.hpp"
+#include "runtime_support.hpp"
 
 using namespace ferry;
 
@@ -203,7 +200,8 @@ TEST_CASE("every ISA path gives the sse2 path's bits: Philox, uniforms and norma
         wide->fill_uniform(9, b.data(), n, 3, 4, 5, first);
         REQUIRE(same_bytes(a, b));
       }
-      const auto u1 = unit_values(n, n), u2 = unit_values(n, n + 1);
+      auto u1 = unit_values(n, n), u2 = unit_values(n, n + 1);
+      if (n > 4) u1[4] = 0.0, u1[3] = 1.0, u2[2] = 0.0, u2[1] = 1.0;  // the closed ends: radius ∞ or 0, angle 0 or 2π
       std::vector<double> z[4];
       for (auto& v : z) v.resize(n);
       sse2().box_muller(u1.data(), u2.data(), z[0].data(), z[1].data(), n);
@@ -298,45 +296,38 @@ TEST_CASE("every ISA path gives the sse2 path's bits: softmax, Gumbel scores, th
   }
 }
 
-TEST_CASE("every ISA path gives the same bytes for whole sampling runs", "[isa][driver]") {
-  // The oracle, the solvers' lincombs and the keyed noise, through ferry::sample on 1 and 2
-  // threads, in float and double: a deterministic multistep solver and an ancestral one.
+TEST_CASE("every ISA path gives the same bytes for every registry solver", "[isa][driver]") {
+  // Every solver the registry names, through the run-time boundary (the code the CLI runs), on the
+  // mixture with keyed noise, in float and double, on 1 and 2 threads: the oracle, the solvers'
+  // lincombs and the keyed normals together.
   const simd::isa start = simd::kernels().id;
   struct restore {
     simd::isa i;
     ~restore() { simd::use_isa(i); }
   } guard{start};
-  auto run = [](auto tag, bool ancestral, int threads) {
+  auto run = [](auto tag, std::string_view name, int threads) {
     using T = decltype(tag);
-    const auto g = gaussian_mixture<T>::load(FERRY_TEST_DATA "/diffusion/gmm.json");
-    const vp_linear<T> process;
-    const auto sched = make_schedule(make_grid(process, grid_spec<T>{.kind = grid_kind::uniform_logsnr, .steps = 12}));
+    auto g = gaussian_mixture<T>::load(FERRY_TEST_DATA "/diffusion/gmm.json");
+    const edm<T> process;
+    const auto sched = make_schedule(make_grid(process, grid_spec<T>{.kind = grid_kind::karras, .steps = 7}));
     batch<T> x(333, g.dim());
     random::fill_normal<T>(5, x.view(), 0, random::initial_noise_step);
     simd::lincomb<T, 1>(x.view().span(), {sched.points.front().sigma}, {x.data()});
-    if (ancestral) {
-      auto model = g;
-      pf_ode<vp_linear<T>, gaussian_mixture<T>, no_transform, keyed_noise> problem(process, model, {}, keyed_noise{5});
-      auto solver = euler_ancestral<T>();
-      ferry::sample(problem, sched, solver, x.view(), no_observer{}, {.threads = threads});
-    } else {
-      auto model = g;
-      dpmpp_multistep<2, T> solver;
-      ferry::sample(model, process, sched, solver, x.view(), no_observer{}, {.threads = threads});
-    }
+    ferry_test::run_named({.name = std::string(name)}, process, g, sched, x.view(), runtime_noise<T>{{5, 0}, {}},
+                          {.threads = threads});
     return std::vector<T>(x.data(), x.data() + x.size());
   };
-  for (bool ancestral : {false, true})
+  for (std::string_view name : solver_names)
     for (int threads : {1, 2}) {
       simd::use_isa(simd::isa::sse2);
-      const auto d = run(double{}, ancestral, threads);
-      const auto f = run(float{}, ancestral, threads);
+      const auto d = run(double{}, name, threads);
+      const auto f = run(float{}, name, threads);
       for (simd::isa i : {simd::isa::avx2, simd::isa::avx512}) {
         if (!simd::kernels_for(i)) continue;
         simd::use_isa(i);
-        INFO(simd::isa_name(i) << (ancestral ? " euler-ancestral" : " dpmpp-2m") << ", threads " << threads);
-        CHECK(same_bytes(d, run(double{}, ancestral, threads)));
-        CHECK(same_bytes(f, run(float{}, ancestral, threads)));
+        INFO(simd::isa_name(i) << " " << name << ", threads " << threads);
+        CHECK(same_bytes(d, run(double{}, name, threads)));
+        CHECK(same_bytes(f, run(float{}, name, threads)));
       }
     }
 }

@@ -158,14 +158,18 @@ inline void sincos_small(const B& self, B& sin_out, B& cos_out) {
                                   0x3da8ff831ad9b219ull};
   const B se = (detail::horner(z, sc) * z) * xr + xr;
   const B ce = B(1.) - detail::horner(z, cc) * z;
+  // xsimd's sincos tests `a != 0`, which is unordered (true for NaN) on SSE2 but ordered on AVX in
+  // xsimd 8.1; !(a == 0) is SSE2's answer on every arch.
   const B sign = c::signmask<B>(), zero(0.);
-  const B sin_sign = xsimd::bitofsign(self) ^ xsimd::select(tmp != zero, sign, zero);
-  const B cos_sign = xsimd::select((swap_bit ^ tmp) != zero, sign, zero);
+  const B sin_sign = xsimd::bitofsign(self) ^ xsimd::select(tmp == zero, zero, sign);
+  const B cos_sign = xsimd::select((swap_bit ^ tmp) == zero, zero, sign);
   sin_out = xsimd::select(swap_bit == zero, se, ce) ^ sin_sign;
-  cos_out = xsimd::select(swap_bit != zero, se, ce) ^ cos_sign;
+  cos_out = xsimd::select(swap_bit == zero, ce, se) ^ cos_sign;
 }
 
-/// Box–Muller for n pairs (any n): z0 = √(−2 ln u1)·cos(2π u2), z1 = √(−2 ln u1)·sin(2π u2).
+/// Box–Muller for n pairs (any n): z0 = √(−2 ln u1)·cos(2π u2), z1 = √(−2 ln u1)·sin(2π u2), for
+/// u1, u2 ∈ [0, 1] (the keyed stream's are in (0, 1)); elsewhere the result is NaN, whose sign and
+/// payload may differ between ISA paths.
 template <class Arch>
 void box_muller(const double* u1, const double* u2, double* z0, double* z1, std::size_t n) {
   using B = xsimd::batch<double, Arch>;
