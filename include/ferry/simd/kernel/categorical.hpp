@@ -17,12 +17,15 @@ void softmax(double* x, std::size_t n) {
   double m = x[0];
   for (std::size_t j = 1; j < n; ++j)
     if (m < x[j]) m = x[j];
+  // exp(max(minlog, x − m)): the same value (exp is 0 from minlog down), but no −∞ reaches xsimd's
+  // float-to-integer conversion (undefined behaviour for UBSan on the SSE2 and AVX2 paths).
+  const B lo = xsimd::constants::minlog<B>();
   std::size_t i = 0;
-  for (; i + B::size <= n; i += B::size) xsimd::exp(B::load_unaligned(x + i) - B(m)).store_unaligned(x + i);
+  for (; i + B::size <= n; i += B::size) xsimd::exp(xsimd::max(lo, B::load_unaligned(x + i) - B(m))).store_unaligned(x + i);
   if (i < n) {
     alignas(64) double lane[B::size];
     for (std::size_t j = 0; j < B::size; ++j) lane[j] = i + j < n ? x[i + j] : m;
-    xsimd::exp(B::load_aligned(lane) - B(m)).store_aligned(lane);
+    xsimd::exp(xsimd::max(lo, B::load_aligned(lane) - B(m))).store_aligned(lane);
     for (std::size_t j = i; j < n; ++j) x[j] = lane[j - i];
   }
   double z = 0;

@@ -58,7 +58,7 @@ void mixture_rows_generic(const mixture_args<T>& a, const T* x, std::size_t rows
   T* lp = e + K * D * L;  // K·L: log-probabilities, then unnormalised responsibilities
   T* tail_in = lp + K * L;
   T* tail_out = tail_in + D * L;
-  const B half(T(0.5)), bca(a.ca), bcb(a.cb);
+  const B half(T(0.5)), bca(a.ca), bcb(a.cb), lo = xsimd::constants::minlog<B>();
   const bool plain = a.ca == T(0) && a.cb == T(1);
   const bool full = a.u != nullptr;
   auto block = [&](const T* src, T* dst) {  // L rows, row-major at src/dst
@@ -89,7 +89,7 @@ void mixture_rows_generic(const mixture_args<T>& a, const T* x, std::size_t rows
     }
     B total(T(0));
     for (std::size_t k = 0; k < K; ++k) {
-      const B w = xsimd::exp(B::load_aligned(lp + k * L) - m);
+      const B w = xsimd::exp(xsimd::max(lo, B::load_aligned(lp + k * L) - m));  // as softmax: no −∞ into exp
       w.store_aligned(lp + k * L);
       total += w;
     }
@@ -156,8 +156,9 @@ inline void diagonal_block(const T* src, T* dst, std::size_t K, const T* inv_c, 
     m = xsimd::max(m, l);
   }
   B total(T(0));
+  const B lo = xsimd::constants::minlog<B>();
   for (std::size_t k = 0; k < K; ++k) {
-    const B w = xsimd::exp(B::load_aligned(lp + k * L) - m);
+    const B w = xsimd::exp(xsimd::max(lo, B::load_aligned(lp + k * L) - m));  // as softmax: no −∞ into exp
     w.store_aligned(lp + k * L);
     total += w;
   }
