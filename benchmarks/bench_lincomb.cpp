@@ -7,9 +7,14 @@
 #include <vector>
 
 #include "ferry/core/batch.hpp"
+#include "ferry/simd/kernels.hpp"
 #include "ferry/simd/lincomb.hpp"
 
 namespace {
+
+// The SIMD path every benchmark of this binary runs (FERRY_ISA=sse2|avx2|avx512 picks one), in the
+// context block Google Benchmark prints first and writes into --benchmark_out files.
+[[maybe_unused]] const bool isa_context = (benchmark::AddCustomContext("ferry_simd", ferry::simd::active_isa_name()), true);
 
 using aligned_vector = std::vector<double, ferry::aligned_allocator<double>>;
 

@@ -1,5 +1,10 @@
 // The README's example: a model, a noise process and a solver policy, composed and run.
-#include <ferry/ferry.hpp>
+// It includes what it uses (<ferry/ferry.hpp> would include the whole library: a slower compile).
+#include <ferry/driver/driver.hpp>
+#include <ferry/grid/grid.hpp>
+#include <ferry/models/gaussian_mixture.hpp>
+#include <ferry/process/vp_linear.hpp>
+#include <ferry/solvers/ode/dpmpp_multistep.hpp>
 
 #include <cstdio>
 #include <random>

@@ -20,6 +20,7 @@
 #include "cli_runner.hpp"
 #include "ferry/core/version.hpp"
 #include "ferry/runtime/solver_settings.hpp"
+#include "ferry/simd/kernels.hpp"
 
 namespace fs = std::filesystem;
 
@@ -119,11 +120,12 @@ constexpr const char* demo_pngs[] = {"samples.png", "ode_error_vs_nfe.png", "sde
                                      "discrete_tv.png"};
 }  // namespace
 
-TEST_CASE("ferry version prints the library version", "[cli]") {
+TEST_CASE("ferry version prints the library version and the SIMD path", "[cli]") {
   scratch_dir dir;
   const run_result r = run_cli("version", dir);
   CHECK(r.code == 0);
-  CHECK(r.out == std::string("ferry ") + ferry::version_string + "\n");
+  // the CLI and this test pick their path the same way (the CPU, or FERRY_ISA)
+  CHECK(r.out == std::string("ferry ") + ferry::version_string + "\nsimd: " + ferry::simd::active_isa_name() + "\n");
   CHECK(r.err.empty());
 }
 

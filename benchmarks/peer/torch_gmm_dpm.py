@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""The issue-9 peer: the 2-D Gaussian-mixture job (tests/data/diffusion/gmm.json), DPM-Solver++(2M)
+"""The issue-9/21 peer: the 2-D Gaussian-mixture job (tests/data/diffusion/gmm.json), DPM-Solver++(2M)
 on diffusers' scaled-linear schedule (SD betas 0.00085..0.012, 1000 train steps, linspace spacing,
 final sigma 0 with a first-order last step, as DPMSolverMultistepScheduler does), 20 steps, 1e5
 samples, written in torch tensor ops; then the same job as a whole `ferry sample` process.
 
-Prints the torch loop time (after import and set-up), ferry's whole-process wall time, and the ratio.
+Prints, as medians of --repeat runs, torch's sampling loop (after import and set-up) and ferry's
+whole process, in wall seconds and in CPU seconds of all threads (torch: time.process_time around
+the loop; ferry: the child's user + sys time), and the ratios. --isa runs ferry with FERRY_ISA set.
 Skips cleanly (exit 0, one line) where python3-torch is not installed.
 
-  python3 benchmarks/peer/torch_gmm_dpm.py [--ferry build/bin/ferry] [--dtype float32] [--threads 2]
+  /usr/bin/python3 benchmarks/peer/torch_gmm_dpm.py [--ferry build/bin/ferry] [--dtype float32]
+      [--threads 2] [--num-samples 100000] [--repeat 5] [--isa sse2|avx2|avx512]
 """
-import argparse, json, math, os, subprocess, sys, tempfile, time
+import argparse, json, math, os, resource, statistics, subprocess, sys, tempfile, time
 
 try:
     import torch
@@ -50,7 +53,7 @@ def torch_job(n, steps, dtype, threads, seed=1):
     sig = scaled_linear_sigmas(steps)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 2, generator=gen, dtype=dtype)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     # VP view of σ̃: α = 1/√(1+σ̃²), σ = σ̃α, λ = −log σ̃; x_T = σ̃_0·α_0... diffusers scales by init_noise_sigma = 1
     alpha = [1 / math.sqrt(1 + s * s) for s in sig]
     sigma = [s * a for s, a in zip(sig, alpha)]
@@ -68,10 +71,14 @@ def torch_job(n, steps, dtype, threads, seed=1):
             d1 = (d - prev) / r0
             x = ratio * x + alpha[i + 1] * e * d + 0.5 * alpha[i + 1] * e * d1
         prev = d
-    return time.perf_counter() - start, x
+    return time.perf_counter() - start, time.process_time() - cpu, x
 
 
-def ferry_job(exe, n, steps, dtype, threads):
+def ferry_job(exe, n, steps, dtype, threads, repeat, isa):
+    """Medians of `repeat` runs of the whole ferry process: (wall s, CPU s of all threads, command)."""
+    env = dict(os.environ)
+    if isa:
+        env["FERRY_ISA"] = isa
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "dpm.json")
         json.dump({"_class_name": "DPMSolverMultistepScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
@@ -91,12 +98,15 @@ def ferry_job(exe, n, steps, dtype, threads):
             cmd += ["--threads", str(threads)]
         if "--dtype" in help_text:
             cmd += ["--dtype", dtype]
-        best = math.inf
-        for _ in range(5):
+        walls, cpus = [], []
+        for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            best = min(best, time.perf_counter() - start)
-        return best, " ".join(cmd)
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        return statistics.median(walls), statistics.median(cpus), ("FERRY_ISA=" + isa + " " if isa else "") + " ".join(cmd)
 
 
 def main():
@@ -106,17 +116,24 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--num-samples", type=int, default=100000)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--isa", default="", help="run ferry with FERRY_ISA set to this path")
+    ap.add_argument("--skip-torch", action="store_true", help="time ferry only")
     a = ap.parse_args()
     tdt = torch.float32 if a.dtype == "float32" else torch.float64
-    times = sorted(torch_job(a.num_samples, a.steps, tdt, a.threads)[0] for _ in range(5))
-    t_torch = times[len(times) // 2]
-    print(f"torch {torch.__version__}: sampling loop {t_torch:.4f} s (median of 5; {a.dtype}, {a.threads} threads)")
+    t_wall = t_cpu = math.nan
+    if not a.skip_torch:
+        runs = [torch_job(a.num_samples, a.steps, tdt, a.threads)[:2] for _ in range(a.repeat)]
+        t_wall, t_cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        print(f"torch {torch.__version__}: sampling loop {t_wall:.4f} s wall, {t_cpu:.4f} s CPU "
+              f"(medians of {a.repeat}; {a.dtype}, {a.threads} threads, {a.num_samples} samples)")
     if not os.access(a.ferry, os.X_OK):
         print(f"peer: ferry executable {a.ferry} not found; build it with `make build`")
         return
-    t_ferry, cmd = ferry_job(a.ferry, a.num_samples, a.steps, a.dtype, a.threads)
-    print(f"ferry whole process: {t_ferry:.4f} s (best of 5): {cmd}")
-    print(f"ratio torch / ferry: {t_torch / t_ferry:.1f}x")
+    f_wall, f_cpu, cmd = ferry_job(a.ferry, a.num_samples, a.steps, a.dtype, a.threads, a.repeat, a.isa)
+    print(f"ferry whole process: {f_wall:.4f} s wall, {f_cpu:.4f} s CPU (medians of {a.repeat}): {cmd}")
+    if not a.skip_torch:
+        print(f"ratio torch / ferry: {t_wall / f_wall:.1f}x wall, {t_cpu / f_cpu:.1f}x CPU")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ inline std::size_t gumbel_draw(std::span<const double> w, std::uint64_t seed, st
   random::fill_uniform(seed, std::span<double>(ws.u.data(), n), row, step, stream, std::uint64_t(position) * n);
   auto skip = [&](std::size_t v) { return v == exclude; };
   if (precision == gumbel_precision::float64) {
-    const std::size_t v = simd::race_argmin(w.data(), ws.u.data(), n, skip);
+    const std::size_t v = simd::race_argmin(w.data(), ws.u.data(), n, exclude);
     if (v < n) return v;
     simd::gumbel_scores(w.data(), ws.u.data(), ws.score.data(), n);  // no finite key: weights below ~1e-307
     return simd::argmax_where(ws.score.data(), n, skip);
