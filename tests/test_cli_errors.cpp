@@ -135,11 +135,11 @@ struct fixture {
     cfg("cfg_cogdpm.json", R"({"_class_name": "CogVideoXDPMScheduler"})");
     cfg("cfg_sde_dpmsolver.json", R"({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver"})");
     cfg("cfg_pndm_prk.json", R"({"_class_name": "PNDMScheduler"})");
-    const std::vector<double> sig_up{0.5, 0.75, 0.25, 0.1}, sig_three{0.9, 0.5, 0.1};
-    write_bytes(p("sig_up.npy"), ferry::io::format_npy(sig_up.data(), {sig_up.size()}));
+    const std::vector<double> cfg_sig_up{0.5, 0.75, 0.25, 0.1}, sig_three{0.9, 0.5, 0.1};
+    write_bytes(p("cfg_sig_up.npy"), ferry::io::format_npy(cfg_sig_up.data(), {cfg_sig_up.size()}));
     write_bytes(p("sig_three.npy"), ferry::io::format_npy(sig_three.data(), {sig_three.size()}));
-    const std::vector<double> w4(4 * 8 * 2, 0.5);  // (4, 8, 2) step noise: 4 step() calls
-    write_bytes(p("w4.npy"), ferry::io::format_npy(w4.data(), {4, 8, 2}));
+    const std::vector<double> w_calls(4 * 8 * 2, 0.5);  // (4, 8, 2) step noise: 4 step() calls
+    write_bytes(p("w4.npy"), ferry::io::format_npy(w_calls.data(), {4, 8, 2}));
 
     // discrete mixtures (sample-discrete --model mixture:FILE)
     write_bytes(p("dm.json"), R"({"weights": [0.5, 0.5], "probs": [[[0.9, 0.1], [0.5, 0.5]], [[0.2, 0.8], [0.5, 0.5]]]})");
@@ -499,11 +499,11 @@ TEST_CASE("every bad input to every subcommand: one escaped line, exit 2, no out
        {"EulerDiscreteScheduler.step takes no s_noise", "DPMSolverSDEScheduler"}},
       {"config: --eta to a class whose step takes none", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --eta 0.5",
        {"KDPM2AncestralDiscreteScheduler.step takes no eta"}},
-      {"config: --sigmas not decreasing", sample_z + "--scheduler-config " + f.q("cfg_flow.json") + " --sigmas " + f.q("sig_up.npy"),
+      {"config: --sigmas not decreasing", sample_z + "--scheduler-config " + f.q("cfg_flow.json") + " --sigmas " + f.q("cfg_sig_up.npy"),
        {"sigmas[1] = 0.75", "decrease strictly"}},
       {"config: --sigmas of the wrong length", sample_z + "--scheduler-config " + f.q("cfg_flow.json") + " --sigmas " + f.q("sig_three.npy"),
        {"sigmas has 3 entries; expected 4"}},
-      {"config: --sigmas to a class that takes none", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --sigmas " + f.q("sig_up.npy"),
+      {"config: --sigmas to a class that takes none", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --sigmas " + f.q("cfg_sig_up.npy"),
        {"KDPM2AncestralDiscreteScheduler.set_timesteps takes no sigmas"}},
       {"config: --rng with --step-noise", sample_z + "--scheduler-config " + f.q("cfg_kdpm2a.json") + " --rng torch-cpu --step-noise " + f.q("w4.npy"),
        {"--rng torch-cpu", "drop --step-noise"}},
