@@ -74,6 +74,9 @@ foreach(s IN LISTS solvers)
     list(APPEND runs "sample_${s}_${dtype}")
     set(args_sample_${s}_${dtype} sample --model gmm:${gmm} --solver ${s} --steps 7 --num-samples 333 --seed 5
         --threads 2 --dtype ${dtype} --out OUT)
+    if(s MATCHES "^sa-solver")  # EDM has no sigma table for ComfyUI's noise interval: SD1's
+      list(APPEND args_sample_${s}_${dtype} --sde-start-sigma 5.0924 --sde-end-sigma 0.5712)
+    endif()
   endforeach()
 endforeach()
 file(WRITE ${dir}/dpm.json [=[{"_class_name": "DPMSolverMultistepScheduler", "beta_schedule": "scaled_linear",

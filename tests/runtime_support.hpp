@@ -2,6 +2,8 @@
 // Tests run solvers the way programs do: through the run-time boundary (runtime/problem.hpp), whose
 // one instantiation per policy and scalar type lives in the runtime library. A test that sweeps
 // solvers then compiles none of them, and what it checks is the code every program runs.
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -27,6 +29,14 @@ ferry::sample_stats run_named(const ferry::solver_settings& s, const P& process,
                               ferry::batch_view<T> x, std::type_identity_t<ferry::runtime_noise<T>> noise = {},
                               ferry::sample_options opt = {}) {
   return ferry::with_solver<T>(s, [&](auto solver) { return run_erased(solver, process, model, sched, x, noise, opt); });
+}
+
+/// The settings a sweep over solver_names runs `name` with: the defaults, and SA-Solver's noise
+/// interval (ComfyUI takes it from a model's σ table; a sweep on EDM has none) as SD1's.
+inline ferry::solver_settings sweep_settings(std::string_view name) {
+  ferry::solver_settings s{.name = std::string(name)};
+  if (name.rfind("sa-solver", 0) == 0) s.sde_start_sigma = 5.0924, s.sde_end_sigma = 0.5712;
+  return s;
 }
 
 /// Noise sources as the boundary takes them.

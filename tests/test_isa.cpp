@@ -313,7 +313,7 @@ TEST_CASE("every ISA path gives the same bytes for every registry solver", "[isa
     batch<T> x(333, g.dim());
     random::fill_normal<T>(5, x.view(), 0, random::initial_noise_step);
     simd::lincomb<T, 1>(x.view().span(), {sched.points.front().sigma}, {x.data()});
-    ferry_test::run_named({.name = std::string(name)}, process, g, sched, x.view(), runtime_noise<T>{{5, 0}, {}},
+    ferry_test::run_named(ferry_test::sweep_settings(name), process, g, sched, x.view(), runtime_noise<T>{{5, 0}, {}},
                           {.threads = threads});
     return std::vector<T>(x.data(), x.data() + x.size());
   };

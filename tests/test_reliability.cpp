@@ -152,8 +152,7 @@ void sweep_registry(const P& process, const grid_spec<T>& spec, const char* labe
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(sched.points.front().sigma * std::sin(1.7 * double(i) + 0.3));
     // check_finite is on (the default): a NaN or Inf in any step throws numeric_error.
     // Keyed step noise, so that the stochastic samplers run too.
-    solver_settings s{.name = std::string(name)};
-    if (name.rfind("sa-solver", 0) == 0) s.sde_start_sigma = 5.0924, s.sde_end_sigma = 0.5712;  // SD1's (the sweep gives no table's)
+    const solver_settings s = ferry_test::sweep_settings(name);
     CHECK_NOTHROW(ferry_test::run_named<P, gaussian_mixture<T>, T>(s, process, model, sched, x.view(), runtime_noise<T>{keyed_noise{7}, {}, {}}));
     bool finite = true;
     double spread = 0;
@@ -174,7 +173,8 @@ TEST_CASE("float32 runs of every registry solver stay finite on 1000-step and ze
   // the trajectory on fine grids and compounds (EDM, 1000 steps: 1e13); PC-Langevin's corrector at
   // a fixed snr does not shrink with σ (linear betas, 1000 steps: 4.8 in double, 22 in float);
   // the third-order SDE multistep extrapolates across the zero-SNR grid's first step (σ̃ 4096 →
-  // 6.6 over 25 steps: 5.2 in double and in float; 1.5 at 1000 steps).
+  // 6.6 over 25 steps: 5.2 in double and in float; 1.5 at 1000 steps), and so do SA-Solver's
+  // third-order predictors there (3.8 in double and in float; PECE 2.7, or 3.2 with the table's interval).
   const auto linear = discrete_vp<float>::diffusers(beta_schedule::linear, 1000, 0.0001, 0.02, false);
   sweep_registry<float>(linear, {.kind = grid_kind::uniform, .steps = 1000}, "linear betas, 1000 uniform steps",
                         {"lcm", "pc-langevin"});
@@ -184,7 +184,7 @@ TEST_CASE("float32 runs of every registry solver stay finite on 1000-step and ze
   sweep_registry<float>(zsnr, {.kind = grid_kind::uniform, .steps = 1000}, "zero-terminal-SNR, 1000 steps",
                         {"lcm", "pc-langevin"});
   sweep_registry<float>(zsnr, {.kind = grid_kind::uniform, .steps = 25}, "zero-terminal-SNR, 25 steps",
-                        {"lcm", "pc-langevin", "dpmpp-3m-sde"});
+                        {"lcm", "pc-langevin", "dpmpp-3m-sde", "sa-solver", "sa-solver-pece"});
   // EDM with the final step to σ = 0 (no division by σ = 0 in any solver).
   sweep_registry<float>(edm<float>{}, {.kind = grid_kind::karras, .steps = 1000}, "edm karras to 0, 1000 steps",
                         {"lcm", "pc-langevin"});

@@ -101,7 +101,12 @@ sample_stats run_diffusers(const sample_args& o, gaussian_mixture<T>& model, bat
   rec(step_report<T>{0, 0, {}, {}, 0, x.view()});  // the initial state is frame 0
   // step()'s keyword arguments: --eta (DDIM, TCD), --s-noise (DPMSolverSDE); other classes refuse them.
   const compat::step_kwargs kwargs{o.stochastic.eta, o.s_noise_given ? std::optional<double>(o.stochastic.s_noise) : std::nullopt};
-  return compat::sample(c, g, model, x.view(), rec, noise, run, kwargs);
+  try {
+    return compat::sample(c, g, model, x.view(), rec, noise, run, kwargs);
+  } catch (const shape_error& e) {  // the states were checked before the run: a shape error is the step noise's
+    if (o.step_noise.empty()) throw;
+    throw shape_error(detail::cat(o.step_noise, ": ", e.what()));
+  }
 }
 
 /// The process (for the problem) and the schedule (made from the concrete process's grid).
