@@ -152,19 +152,24 @@ inline schedule<double> class_schedule(const diffusers_config& c, const diffuser
   return s;
 }
 
-/// x_start = initial_scale · z for unit noise z, in the model's view: diffusers multiplies z by
-/// init_noise_sigma in its own state, which is x̃ = x/α for Euler, Heun and LMS.
-inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) {
-  switch (c.kind) {
+/// Whether the class steps its own state x̃ = x/α (the k-diffusion-style classes) rather than x.
+inline bool steps_scaled_state(scheduler_class k) {
+  switch (k) {
     case scheduler_class::euler:
     case scheduler_class::euler_ancestral:
     case scheduler_class::heun:
     case scheduler_class::lms:
     case scheduler_class::kdpm2:
     case scheduler_class::kdpm2_ancestral:
-    case scheduler_class::dpm_sde: return g.init_noise_sigma * g.cur.front().alpha;
-    default: return g.init_noise_sigma;
+    case scheduler_class::dpm_sde: return true;
+    default: return false;
   }
+}
+
+/// x_start = initial_scale · z for unit noise z, in the model's view: diffusers multiplies z by
+/// init_noise_sigma in its own state, which is x̃ = x/α for Euler, Heun and LMS.
+inline double initial_scale(const diffusers_config& c, const diffusers_grid& g) {
+  return steps_scaled_state(c.kind) ? g.init_noise_sigma * g.cur.front().alpha : g.init_noise_sigma;
 }
 
 /// diffusers' DPM-Solver (multistep and single-step), UniPC and SA-Solver convert the model's output
@@ -219,16 +224,7 @@ edm_network<Network, T> edm_preconditioned(const diffusers_config& c, Network& n
 /// x_out = final_scale·x after the run: diffusers' Euler-type classes return their own x̃ = x/α, which
 /// differs from the model's view when the grid ends above σ = 0 (final_sigmas_type "sigma_min").
 inline double final_scale(const diffusers_config& c, const diffusers_grid& g) {
-  switch (c.kind) {
-    case scheduler_class::euler:
-    case scheduler_class::euler_ancestral:
-    case scheduler_class::heun:
-    case scheduler_class::lms:
-    case scheduler_class::kdpm2:
-    case scheduler_class::kdpm2_ancestral:
-    case scheduler_class::dpm_sde: return g.next.empty() ? 1.0 : 1 / g.next.back().alpha;
-    default: return 1;
-  }
+  return !steps_scaled_state(c.kind) || g.next.empty() ? 1.0 : 1 / g.next.back().alpha;
 }
 
 /// Keyword arguments of a diffusers scheduler's step(): DDIM's eta (0 unless given), TCD's eta (the

@@ -12,20 +12,6 @@
 
 namespace ferry::discrete {
 
-struct tau_leaping {
-  static constexpr const char* name = "tau-leaping";
-  static constexpr bool masked_only = false;
-  void validate() const {}
-  template <class Ctx>
-  void reset(Ctx&) {}
-
-  template <class Ctx>
-  void step(Ctx& ctx, const step_info& st, token_view x) {
-    const noise_level lv = ctx.level(st.t);
-    ctx.posterior(x, lv);
-    if (st.last) return detail::denoise(ctx, x, st);
-    detail::leap(ctx, x, st, lv, st.t - st.s, jump_rule::tau_leaping, false, draw_stream::coin, draw_stream::token);
-  }
-};
+using tau_leaping = detail::frozen_rate_sampler<jump_rule::tau_leaping>;
 
 }  // namespace ferry::discrete

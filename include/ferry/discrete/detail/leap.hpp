@@ -63,4 +63,23 @@ void denoise(Ctx& ctx, token_view x, const step_info& st) {
     }
 }
 
+/// The frozen-rate samplers (Euler and τ-leaping; the rule decides P(move)): every position leaps
+/// from t to s with its rates frozen at t, and the last step (s = 0) denoises.
+template <jump_rule Rule>
+struct frozen_rate_sampler {
+  static constexpr const char* name = Rule == jump_rule::euler ? "euler" : "tau-leaping";
+  static constexpr bool masked_only = false;
+  void validate() const {}
+  template <class Ctx>
+  void reset(Ctx&) {}
+
+  template <class Ctx>
+  void step(Ctx& ctx, const step_info& st, token_view x) {
+    const noise_level lv = ctx.level(st.t);
+    ctx.posterior(x, lv);
+    if (st.last) return denoise(ctx, x, st);
+    leap(ctx, x, st, lv, st.t - st.s, Rule, false, draw_stream::coin, draw_stream::token);
+  }
+};
+
 }  // namespace ferry::discrete::detail
