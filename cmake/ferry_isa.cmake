@@ -29,6 +29,12 @@ function(ferry_kernels_library name)
     # -O2 at least: unoptimised, xsimd's scalar helpers (constants, bit_cast) would be emitted as
     # functions compiled for this ISA that the linker may pick for the baseline code too.
     target_compile_options(${name}_${isa} PRIVATE ${isa_flags_${isa}} -ffp-contract=off $<$<CONFIG:Debug>:-O2>)
+    # Likewise, a sanitizer keeps std and xsimd helpers out of line (and UBSan's function checks
+    # emit their type info): the AVX objects build uninstrumented; the SSE2 one, which runs the same
+    # kernel templates, keeps the sanitizers' checks.
+    if(NOT isa STREQUAL "sse2" AND CMAKE_CXX_FLAGS MATCHES "-fsanitize=")
+      target_compile_options(${name}_${isa} PRIVATE -fno-sanitize=all)
+    endif()
     set_target_properties(${name}_${isa} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     list(APPEND objects $<TARGET_OBJECTS:${name}_${isa}>)
   endforeach()

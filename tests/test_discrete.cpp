@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
@@ -13,6 +14,7 @@
 #include "ferry/discrete/context.hpp"
 #include "ferry/discrete/reverse.hpp"
 #include "ferry/simd/categorical.hpp"
+#include "ferry/simd/kernel/categorical.hpp"
 
 using namespace ferry;
 using namespace ferry::discrete;
@@ -152,7 +154,8 @@ TEST_CASE("the lazy exponential race picks the argmin of every key", "[discrete]
         if (w[j] > 0 && j != exclude && k < key) key = k, best = j;
       }
       INFO("n " << n << ", row " << row);
-      CHECK(simd::race_argmin(w.data(), u.data(), n, [&](std::size_t j) { return j == exclude; }) == best);
+      // The predicate form, on the build's own arch (dispatched programs call it on an arch).
+      CHECK(simd::kernel::race_argmin<xsimd::default_arch>(w.data(), u.data(), n, [&](std::size_t j) { return j == exclude; }) == best);
     }
 }
 

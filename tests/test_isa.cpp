@@ -23,7 +23,7 @@
 #include "ferry/random/normal.hpp"
 #include "ferry/random/philox.hpp"
 #include "ferry/simd/categorical.hpp"
-#include "ferry/simd/kernels.hpp"
+#include "ferry/simd/kernel_table.hpp"
 #include "ferry/simd/lincomb.hpp"
 #include "runtime_support.hpp"
 

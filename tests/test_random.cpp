@@ -6,6 +6,7 @@
 #include <numbers>
 #include <numeric>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #include "catch.hpp"
 #include "ferry/grid/grid.hpp"

@@ -8,7 +8,7 @@
 // -Wmaybe-uninitialized reports once inlined; a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "ferry/simd/kernels.hpp"
+#include "ferry/simd/kernel_table.hpp"
 
 #if !XSIMD_WITH_AVX512DQ
 #error "src/simd/kernels_avx512.cpp needs the avx512 flags: -mavx512f -mavx512dq -mavx512vl -mavx512bw"

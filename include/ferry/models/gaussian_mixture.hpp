@@ -375,11 +375,11 @@ class gaussian_mixture {
     a.u = full_ ? u_.data() : nullptr;
     a.ca = ca, a.cb = cb, a.score = Score, a.scratch = kappa + K;
 #ifdef FERRY_SIMD_DISPATCH
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
-      simd::kernels().of<T>().mixture_rows(a, x, rows, out);
-    else
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "with FERRY_SIMD_DISPATCH the kernels take float and double");
+    simd::kernels().of<T>().mixture_rows(a, x, rows, out);
+#else
+    simd::kernel::detail::mixture_rows_as<T, Score, xsimd::default_arch>(a, x, rows, out);
 #endif
-      simd::kernel::detail::mixture_rows_as<T, Score, xsimd::default_arch>(a, x, rows, out);
   }
 
   static T log_sum_exp(const std::vector<T>& v) {

@@ -57,12 +57,15 @@ void gumbel_scores(const float* w, const float* u, float* out, std::size_t n) {
 /// Lazy: since −log u ≥ 1 − u, a batch whose bound (1 − u)(1 − 2⁻²⁰) ≥ best·w in every lane cannot
 /// win and costs no logarithm (the 2⁻²⁰ margin covers the rounding of the bound, of best·w and of
 /// log), so the result is that of computing every key, whatever the register width; about ln n
-/// batches per call take the log. This form runs the build's own arch; the one below dispatches.
+/// batches per call take the log. This form runs the build's own arch (a header-only build; with
+/// dispatch, kernel::race_argmin<Arch> of simd/kernel/categorical.hpp); the one below dispatches.
+#ifndef FERRY_SIMD_DISPATCH
 template <class Skip>
   requires std::predicate<Skip, std::size_t>
 std::size_t race_argmin(const double* w, const double* u, std::size_t n, Skip skip) {
   return kernel::race_argmin<xsimd::default_arch>(w, u, n, skip);
 }
+#endif
 
 /// race_argmin with skip(j) = (j == exclude) (exclude ≥ n: none), on the dispatched path.
 template <class = void>

@@ -11,15 +11,24 @@
 // simd::softmax...) go through the table when FERRY_SIMD_DISPATCH is defined (the ferry_kernels
 // library defines it for its users), and otherwise run the kernel of the build's own xsimd arch,
 // inlined: a header-only program keeps the kernels of whatever -m flags it is built with.
+//
+// With dispatch the headers see only the table's declaration (this header without xsimd: a program
+// that dispatches parses no kernel body outside the per-ISA units, simd/kernel_table.hpp); without
+// it they include the kernels and call them on the build's arch.
 #include <cstddef>
 #include <cstdint>
-#include <xsimd/xsimd.hpp>
 
 #include "ferry/simd/isa.hpp"
+#include "ferry/simd/kernel/mixture_args.hpp"
+
+#ifndef FERRY_SIMD_DISPATCH
+#include <xsimd/xsimd.hpp>
+
 #include "ferry/simd/kernel/categorical.hpp"
 #include "ferry/simd/kernel/lincomb.hpp"
 #include "ferry/simd/kernel/mixture.hpp"
 #include "ferry/simd/kernel/random.hpp"
+#endif
 
 namespace ferry::simd {
 
@@ -60,36 +69,6 @@ struct kernel_table {
       return f64;
   }
 };
-
-namespace detail {
-template <class T, class Arch, std::size_t... K>
-constexpr typed_kernels<T> make_typed(std::index_sequence<K...>) {
-  return {{&kernel::lincomb<T, K + 1, Arch>...},
-          &kernel::sum_squares<T, Arch>,
-          &kernel::find_nonfinite<T, Arch>,
-          &kernel::mixture_rows<T, Arch>,
-          &kernel::gumbel_scores<T, Arch>,
-          &kernel::fill_normal<T, Arch>};
-}
-
-template <class Arch>
-std::size_t race_argmin_excluding(const double* w, const double* u, std::size_t n, std::size_t exclude) {
-  return kernel::race_argmin<Arch>(w, u, n, kernel::skip_index<Arch>{exclude});
-}
-}  // namespace detail
-
-/// The table of Arch's kernels. Only the per-ISA translation units instantiate it.
-template <class Arch>
-constexpr kernel_table make_kernel_table(isa id) {
-  return {id,
-          detail::make_typed<double, Arch>(std::make_index_sequence<max_lincomb_terms>{}),
-          detail::make_typed<float, Arch>(std::make_index_sequence<max_lincomb_terms>{}),
-          &kernel::philox<Arch>,
-          &kernel::box_muller<Arch>,
-          &kernel::fill_uniform<Arch>,
-          &kernel::softmax<Arch>,
-          &detail::race_argmin_excluding<Arch>};
-}
 
 #ifdef FERRY_SIMD_DISPATCH
 /// The table in use: chosen once per process (before main), from FERRY_ISA when it is set, else

@@ -23,22 +23,23 @@ inline constexpr bool dispatched_type = std::is_same_v<T, float> || std::is_same
 template <class T, std::size_t K>
 void lincomb(std::span<T> out, const std::array<T, K>& c, const std::array<const T*, K>& in) {
 #ifdef FERRY_SIMD_DISPATCH
-  if constexpr (detail::dispatched_type<T> && K <= max_lincomb_terms)
-    kernels().of<T>().lincomb[K - 1](out.data(), out.size(), c.data(), in.data());
-  else
+  static_assert(detail::dispatched_type<T>, "with FERRY_SIMD_DISPATCH the kernels take float and double");
+  static_assert(K <= max_lincomb_terms, "with FERRY_SIMD_DISPATCH a lincomb takes at most max_lincomb_terms terms");
+  kernels().of<T>().lincomb[K - 1](out.data(), out.size(), c.data(), in.data());
+#else
+  kernel::lincomb<T, K, xsimd::default_arch>(out.data(), out.size(), c.data(), in.data());
 #endif
-    kernel::lincomb<T, K, xsimd::default_arch>(out.data(), out.size(), c.data(), in.data());
 }
 
 /// Σ_i x[i]², summed in the same order on every ISA (kernel::sum_squares): used for norms.
 template <class T>
 T sum_squares(std::span<const T> x) {
 #ifdef FERRY_SIMD_DISPATCH
-  if constexpr (detail::dispatched_type<T>)
-    return kernels().of<T>().sum_squares(x.data(), x.size());
-  else
+  static_assert(detail::dispatched_type<T>, "with FERRY_SIMD_DISPATCH the kernels take float and double");
+  return kernels().of<T>().sum_squares(x.data(), x.size());
+#else
+  return kernel::sum_squares<T, xsimd::default_arch>(x.data(), x.size());
 #endif
-    return kernel::sum_squares<T, xsimd::default_arch>(x.data(), x.size());
 }
 
 /// The index of the first NaN or ±∞ in x (x.size() if every entry is finite): the driver's check
@@ -46,11 +47,11 @@ T sum_squares(std::span<const T> x) {
 template <class T>
 std::size_t find_nonfinite(std::span<const T> x) {
 #ifdef FERRY_SIMD_DISPATCH
-  if constexpr (detail::dispatched_type<T>)
-    return kernels().of<T>().find_nonfinite(x.data(), x.size());
-  else
+  static_assert(detail::dispatched_type<T>, "with FERRY_SIMD_DISPATCH the kernels take float and double");
+  return kernels().of<T>().find_nonfinite(x.data(), x.size());
+#else
+  return kernel::find_nonfinite<T, xsimd::default_arch>(x.data(), x.size());
 #endif
-    return kernel::find_nonfinite<T, xsimd::default_arch>(x.data(), x.size());
 }
 
 }  // namespace ferry::simd
