@@ -5,6 +5,7 @@
 #ifdef FERRY_CLI_PATH
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -138,8 +139,19 @@ TEST_CASE("ferry demo runs every sampler, writes its tables and figures, and err
   for (const char* png : demo_pngs) check_png(out_dir / png);
   CHECK(fs::exists(out_dir / "results.md"));
   CHECK(fs::exists(out_dir / "discrete.md"));
-  CHECK(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()) == 9);  // no temporary left
+  CHECK(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()) == 13);  // no temporary left
   CHECK(r.out.find("| dpmpp-2m | ode | 16 |") != std::string::npos);  // the markdown table is printed too
+
+  // The words part: every masked sampler and the T = 0.5 decoder at 4 step counts, 2000 words a row.
+  check_png(out_dir / "words_valid_rate.png");
+  CHECK(fs::exists(out_dir / "words.md"));
+  const std::string words_csv = slurp(out_dir / "words.csv");
+  CHECK(words_csv.rfind("sampler,steps,nfe,valid_rate,heldout_rate,nelbo_bpc\n", 0) == 0);
+  CHECK(std::count(words_csv.begin(), words_csv.end(), '\n') == 1 + 8 * 4);
+  CHECK(words_csv.find("\nconfidence (T=0.5),32,32,") != std::string::npos);
+  const std::string tsv = slurp(out_dir / "words_samples.tsv");
+  CHECK(std::count(tsv.begin(), tsv.end(), '\n') == std::ptrdiff_t(1 + 8 * 4 * 2000));  // a header, a line per word
+  CHECK(r.out.find("| confidence (T=0.5) | 32 |") != std::string::npos);
 
   const std::vector<demo_row> rows = parse_results(slurp(out_dir / "results.csv"));
   const std::size_t samplers = ferry::solver_names.size() + 2;  // every registry name, euler/heun with churn

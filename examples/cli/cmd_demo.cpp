@@ -4,12 +4,14 @@
 //   demo_continuous.cpp  every sampler of the roster (demo_roster.cpp) on a 2-D Gaussian mixture (EDM,
 //                        Karras grids), measured by SW1, the NLL gap and the exact-endpoint RMS
 //   demo_discrete.cpp    every masked discrete sampler on a discrete mixture, measured by TV to p0
+//   words (ferry_words)  every masked sampler on a trained model of English words (examples/words)
 //   demo_metrics.cpp     those measures
 //   demo_figures.cpp     the PNG figures
 //
 // It writes into --out DIR (default ferry-demo/): results.md and results.csv (a row per sampler
 // and step count), discrete.md and discrete.csv (the same for the discrete part), samples.png,
-// ode_error_vs_nfe.png, sde_error_vs_nfe.png, trajectories.png and discrete_tv.png (docs/cli.md).
+// ode_error_vs_nfe.png, sde_error_vs_nfe.png, trajectories.png and discrete_tv.png, and the words part's
+// words.md, words.csv, words_samples.tsv and words_valid_rate.png (docs/cli.md).
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -29,6 +31,7 @@
 #include "demo_metrics.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/random/normal.hpp"
+#include "words_demo.hpp"
 
 namespace ferry::cli {
 namespace {
@@ -68,12 +71,21 @@ void run_demo(const demo::options& opt) {
   std::cout << "ferry demo: " << samplers.size() << " samplers on the EDM process over Karras grids (sigma 80..0.002, rho 7, then 0)\n"
             << "mixture: " << gmm.components() << " components in 2-D (" << source << "), " << size.n << " samples, seed "
             << opt.seed << ", " << opt.threads << " threads\n\n";
-  demo::progress bar(samplers.size() * demo::step_counts.size() + 1 + demo::discrete_runs + 1);
+  // The words part: the trained model's samplers at every step count (fewer samples with --quick).
+  words::demo_options wopt{.out = opt.out, .samplers = words::default_samplers(), .steps = {4, 8, 16, 32},
+                           .samples = opt.quick ? std::size_t(200) : std::size_t(2000), .threads = opt.threads, .seed = opt.seed, .progress = {}};
+  if (opt.quick) wopt.steps = {4, 16};
+  const std::size_t word_runs = wopt.samplers.size() * wopt.steps.size();
+  demo::progress bar(samplers.size() * demo::step_counts.size() + 1 + demo::discrete_runs + word_runs + 1);
   bar.update(0, "exact PF-ODE endpoint");
   const batch<double> endpoint = demo::exact_endpoint(gmm, z);
   std::size_t done = 1;
   demo::continuous_results cont = demo::run_continuous(gmm, std::move(samplers), z, endpoint, sw1, entropy, opt, bar, done);
   const std::vector<demo::discrete_result> discrete_rows = demo::run_discrete(opt, size.discrete, bar, done);
+  const std::size_t words_start = done;
+  wopt.progress = [&](std::size_t k, std::size_t, const std::string& what) { bar.update(words_start + k, "words: " + what); };
+  const std::vector<words::eval_row> word_rows = words::run_words_demo(wopt);
+  done = words_start + word_runs;
   bar.update(done, "figures");
 
   std::cout << "\n";
@@ -83,6 +95,9 @@ void run_demo(const demo::options& opt) {
             << "NLL gap: mean -log p0 of the samples minus the entropy of p0.\n"
             << "endpoint RMS: distance to the exact PF-ODE endpoint of the same noise (ODE samplers).\n";
   demo::write_discrete_tables(opt.out, discrete_rows, size.discrete);
+  std::cout << "\n" << words::words_markdown(word_rows, 0)
+            << "\nwords: " << wopt.samples << " words per row from the trained model of examples/words; valid: in the word list, "
+               "held-out: in the held-out part the model never saw; NELBO in bits per character.\n";
 
   const density_plot dens = demo::density_of(gmm, reference);
   cont.shown.insert(cont.shown.begin(), {"exact samples of p0", exact});
@@ -95,7 +110,7 @@ void run_demo(const demo::options& opt) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "\nwrote " << (opt.out / "results.md").string()
             << ", results.csv, discrete.md, discrete.csv, samples.png, ode_error_vs_nfe.png, sde_error_vs_nfe.png, trajectories.png, "
-               "discrete_tv.png ("
+               "discrete_tv.png, words.md, words.csv, words_samples.tsv, words_valid_rate.png ("
             << std::fixed << std::setprecision(1) << seconds << " s)\n";
 }
 
