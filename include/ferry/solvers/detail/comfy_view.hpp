@@ -17,8 +17,10 @@
 #include <cmath>
 #include <limits>
 
+#include "ferry/core/batch.hpp"
 #include "ferry/core/level.hpp"
 #include "ferry/driver/schedule.hpp"
+#include "ferry/simd/lincomb.hpp"
 
 namespace ferry::detail {
 
@@ -54,6 +56,18 @@ struct comfy_view {
     if (flow) lv.alpha = 1 - s, lv.sigma = s, lv.lambda = lambda;
     else if (lv.alpha == 1) lv.sigma = s, lv.lambda = lambda;
     return lv;
+  }
+
+  /// k-diffusion's to_d in this view, d = (x_c − x̂0)/σ_c: (x − x̂0)/σ on a flow (the velocity),
+  /// ε̂ otherwise; x0 is scratch. What ComfyUI's linear multistep samplers (iPNDM, tAB-DEIS) store.
+  template <class Problem>
+  void derivative(Problem& p, const level<T>& l, batch_view<T> x, batch<T>& x0, batch<T>& d) const {
+    if (flow) {
+      p.data(x, l, x0.view());
+      simd::lincomb<T, 2>(d.view().span(), {1 / l.sigma, -1 / l.sigma}, {x.data, x0.data()});
+    } else {
+      p.epsilon(x, l, d.view());
+    }
   }
 };
 

@@ -152,12 +152,7 @@ struct deis {
   void step_tab(Problem& p, const step_span<T>& s, batch_view<T> x) {
     const auto v = detail::comfy_view<T>::of(s, opt.flow_view);
     batch<T>& d = hist_.push(s.cur);
-    if (v.flow) {  // d = (x − D)/σ in the flow's own state
-      p.data(x, s.cur, x0_.view());
-      simd::lincomb<T, 2>(d.view().span(), {1 / s.cur.sigma, -1 / s.cur.sigma}, {x.data, x0_.data()});
-    } else {  // d = ε̂
-      p.epsilon(x, s.cur, d.view());
-    }
+    v.derivative(p, s.cur, x, x0_, d);  // d = (x − D)/σ on a flow, ε̂ otherwise
     const int k = detail::multistep_order(Order, hist_.size(), s, opt.lower_order_final, s.next.sigma == 0);
     std::array<T, Order> c{};
     if (k == 1) {
