@@ -12,6 +12,7 @@
 // and step count), discrete.md and discrete.csv (the same for the discrete part), samples.png,
 // ode_error_vs_nfe.png, sde_error_vs_nfe.png, trajectories.png and discrete_tv.png, and the words part's
 // words.md, words.csv, words_samples.tsv and words_valid_rate.png (docs/cli.md).
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -71,9 +72,10 @@ void run_demo(const demo::options& opt) {
   std::cout << "ferry demo: " << samplers.size() << " samplers on the EDM process over Karras grids (sigma 80..0.002, rho 7, then 0)\n"
             << "mixture: " << gmm.components() << " components in 2-D (" << source << "), " << size.n << " samples, seed "
             << opt.seed << ", " << opt.threads << " threads\n\n";
-  // The words part: the trained model's samplers at every step count (fewer samples with --quick).
+  // The words part: the trained model's samplers at every step count, N words a row (--quick: at
+  // most 200, at two step counts).
   words::demo_options wopt{.out = opt.out, .samplers = words::default_samplers(), .steps = {4, 8, 16, 32},
-                           .samples = opt.quick ? std::size_t(200) : std::size_t(2000), .threads = opt.threads, .seed = opt.seed, .progress = {}};
+                           .samples = opt.quick ? std::min<std::size_t>(opt.n, 200) : opt.n, .threads = opt.threads, .seed = opt.seed, .progress = {}};
   if (opt.quick) wopt.steps = {4, 16};
   const std::size_t word_runs = wopt.samplers.size() * wopt.steps.size();
   demo::progress bar(samplers.size() * demo::step_counts.size() + 1 + demo::discrete_runs + word_runs + 1);
@@ -124,7 +126,7 @@ void add_demo_command(CLI::App& app, bool run) {
       ->capture_default_str();
   cmd->add_option("--gmm", opt->gmm, "mixture JSON {weights, means, stds|covs}; default: the built-in one")
       ->type_name("FILE");
-  cmd->add_option("--n", opt->n, "number of samples (the discrete part draws 10 N)")
+  cmd->add_option("--n", opt->n, "number of samples (the discrete part draws 10 N sequences, the words part N words a row)")
       ->type_name("N")
       ->check(count_in(2, std::size_t(1) << 24))
       ->capture_default_str();
