@@ -11,25 +11,15 @@
 #include "ferry/discrete/registry.hpp"
 #include "ferry/discrete/sample.hpp"
 #include "ferry/models/discrete_mixture.hpp"
+#include "test_support.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_TEST_SLOW 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_TEST_SLOW 1
-#endif
-#endif
 
 namespace ferry_test {
 
 /// Sample counts: full size in Release, a tenth under ASan+UBSan at -O1 (the thresholds below
 /// are relative to the floor at the n actually used, so they stay valid).
 inline std::size_t mc_samples(std::size_t n) {
-#ifdef FERRY_TEST_SLOW
-  return n / 10;
-#else
-  return n;
-#endif
+  return FERRY_TEST_SANITIZED ? n / 10 : n;
 }
 
 inline const std::string discrete_data = FERRY_TEST_DATA "/discrete/";

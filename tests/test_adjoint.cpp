@@ -23,6 +23,8 @@
 #include "ferry/solvers/ode/rk4.hpp"
 #include "ferry/driver/pf_ode.hpp"
 
+namespace test_adjoint {
+
 using namespace ferry;
 
 namespace {
@@ -472,3 +474,5 @@ TEST_CASE("CNF negative log-likelihood gradient: adjoint against central differe
     CHECK(e <= 1e-5);
   }
 }
+
+}  // namespace test_adjoint

@@ -23,6 +23,8 @@
 #include "ferry/runtime/solver_settings.hpp"
 #include "ferry/simd/kernels.hpp"
 
+namespace test_cli {
+
 namespace fs = std::filesystem;
 
 using namespace ferry_test;
@@ -283,4 +285,5 @@ TEST_CASE("ferry reports bad input in one line with exit code 2 and writes nothi
   }
 }
 
+}  // namespace test_cli
 #endif  // FERRY_CLI_PATH

@@ -10,6 +10,8 @@
 #include "dllm_cases.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_cli_discrete {
+
 using namespace ferry_test;
 
 namespace {
@@ -180,4 +182,6 @@ TEST_CASE("ferry sample-discrete: bad input is one line, exit 2, no output file"
     CHECK_FALSE(fs::exists(out));
   }
 }
+
+}  // namespace test_cli_discrete
 #endif

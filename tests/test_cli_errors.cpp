@@ -14,6 +14,8 @@
 #include "cli_runner.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_cli_errors {
+
 namespace fs = std::filesystem;
 using namespace ferry_test;
 
@@ -576,4 +578,5 @@ TEST_CASE("the good inputs of the error table do run (the table's failures are t
   }
 }
 
+}  // namespace test_cli_errors
 #endif  // FERRY_CLI_PATH

@@ -13,6 +13,8 @@
 #include "ferry/io/npy.hpp"
 #include "ferry/random/normal.hpp"
 
+namespace test_cli_random {
+
 using namespace ferry_test;
 
 namespace {
@@ -141,4 +143,6 @@ TEST_CASE("ferry sample: bad --seed/--num-samples/--shard/--threads/--step-noise
     CHECK(!fs::exists(out));
   }
 }
+
+}  // namespace test_cli_random
 #endif

@@ -10,6 +10,8 @@
 #include "cli_runner.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_cli_sample {
+
 using namespace ferry_test;
 
 namespace {
@@ -170,9 +172,7 @@ TEST_CASE("ferry sample warns about keys the scheduler class does not take", "[c
   CHECK(r.err.find("warning") != std::string::npos);
   CHECK(r.err.find("clip_sample_typo") != std::string::npos);
 }
-#endif
 
-#ifdef FERRY_CLI_PATH
 TEST_CASE("ferry sample --trajectory writes the state before and after every step", "[cli]") {
   scratch_dir dir;
   const fs::path out = dir.path / "x.npy", traj = dir.path / "traj.npy";
@@ -188,4 +188,6 @@ TEST_CASE("ferry sample --trajectory writes the state before and after every ste
     CHECK(frames[12 * frame + i] == x[i]);                  // the last frame is the output
   }
 }
+
+}  // namespace test_cli_sample
 #endif

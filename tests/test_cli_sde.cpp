@@ -15,10 +15,11 @@
 #include "cli_runner.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_cli_sde {
+
 using namespace ferry_test;
 
 namespace {
-
 
 double max_abs_diff_files(const fs::path& a, const std::string& b) {
   const auto x = ferry::io::read_npy(a).as<double>(), y = ferry::io::read_npy(b).as<double>();
@@ -95,4 +96,6 @@ TEST_CASE("a keyed stochastic run: the same bytes for --threads 1 and 2 and for 
     CHECK(slurp(other) != slurp(one));
   }
 }
+
+}  // namespace test_cli_sde
 #endif

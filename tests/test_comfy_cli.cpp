@@ -24,6 +24,8 @@
 #include "catch.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_comfy_cli {
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
@@ -171,4 +173,5 @@ TEST_CASE("sa-solver takes ComfyUI's noise interval from a flow's or a discrete 
   CHECK(r.err.find("--process edm") != std::string::npos);
 }
 
+}  // namespace test_comfy_cli
 #endif  // FERRY_CLI_PATH

@@ -35,6 +35,8 @@
 #include "ferry/solvers/sde/res_multistep.hpp"
 #include "ferry/solvers/sde/sa_solver.hpp"
 
+namespace test_comfy_multistep {
+
 using namespace ferry;
 
 namespace {
@@ -244,3 +246,5 @@ TEST_CASE("the flow view is read from the levels; flow_view = false and the plai
   CHECK_CONFIG_ERROR(erased("sa_solver_const_shift3_12", plain), "alpha");
   CHECK(erased("sa_solver_const_shift3_12", with_first_sigma_offset(plain)) < 1e-4);
 }
+
+}  // namespace test_comfy_multistep

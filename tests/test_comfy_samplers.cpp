@@ -45,6 +45,8 @@
 #include "ferry/solvers/sde/euler_ancestral.hpp"
 #include "ferry/solvers/sde/seeds.hpp"
 
+namespace test_comfy_samplers {
+
 using namespace ferry;
 
 namespace {
@@ -463,3 +465,5 @@ TEST_CASE("churn (s_churn, s_tmin, s_tmax, s_noise) wraps dpm_2 and heunpp2 as C
   CHECK(!same_bytes(churned(heunpp2<double>{}, on), churned(heunpp2<double>{}, off)));
   CHECK(!same_bytes(churned(dpm_2<double>{}, on), churned(dpm_2<double>{}, off)));
 }
+
+}  // namespace test_comfy_samplers

@@ -15,6 +15,8 @@
 #include "ferry/core/concepts.hpp"
 #include "ferry/process/discrete_vp.hpp"
 
+namespace test_compat {
+
 using ferry::compat::diffusers_config;
 using ferry::compat::parse_diffusers_config;
 using ferry::compat::scheduler_class;
@@ -392,3 +394,5 @@ TEST_CASE("set_timesteps' mu and sigmas: ignored, required, checked", "[compat][
   CHECK(message_of([] { set_timesteps(parse_diffusers_config(json{{"_class_name", "DDIMScheduler"}}), 0, timestep_args{{}, std::vector<double>{1, 0.5}}); })
             .find("DDIMScheduler.set_timesteps takes no sigmas") != std::string::npos);
 }
+
+}  // namespace test_compat

@@ -14,6 +14,8 @@
 #include "catch.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_compat_cli {
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
@@ -122,4 +124,6 @@ TEST_CASE("ferry info: --image-seq-len, --mu without shifting, and its errors", 
     for (const auto& needle : c.needles) CHECK(r.err.find(needle) != std::string::npos);
   }
 }
+
+}  // namespace test_compat_cli
 #endif

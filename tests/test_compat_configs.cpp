@@ -19,6 +19,8 @@
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/normal.hpp"
 
+namespace test_compat_configs {
+
 using namespace ferry;
 namespace fs = std::filesystem;
 
@@ -147,3 +149,5 @@ TEST_CASE("shipped configs through the CLI, as a new user runs them", "[compat][
   }
 }
 #endif
+
+}  // namespace test_compat_configs

@@ -15,6 +15,8 @@
 #include "ferry/compat/diffusers_timesteps.hpp"
 #include "ferry/compat/sleef_f32.hpp"
 
+namespace test_compat_grids {
+
 using namespace ferry;
 using nlohmann::json;
 
@@ -166,3 +168,5 @@ TEST_CASE("SLEEF's float32 kernels stay within one ulp of the correctly rounded 
   }
   CHECK(n > 2000);
 }
+
+}  // namespace test_compat_grids

@@ -17,6 +17,8 @@
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/normal.hpp"
 
+namespace test_compat_keys {
+
 using namespace ferry;
 using nlohmann::json;
 
@@ -201,3 +203,5 @@ TEST_CASE("every key the newly sampled classes read changes their result", "[com
     }
   }
 }
+
+}  // namespace test_compat_keys

@@ -25,6 +25,8 @@
 #include "ferry/solvers/ode/ddim.hpp"
 #include "ferry/solvers/sde/ddpm.hpp"
 
+namespace test_compat_sampling {
+
 using namespace ferry;
 using nlohmann::json;
 
@@ -198,3 +200,5 @@ TEST_CASE("a zero-length last step is accepted only where a diffusers grid asks 
   CHECK_THROWS_AS(plain.validate(), config_error);
   CHECK_THROWS_AS(make_schedule(s.points), config_error);
 }
+
+}  // namespace test_compat_sampling

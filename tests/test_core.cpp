@@ -15,6 +15,8 @@
 #include "ferry/core/prediction.hpp"
 #include "ferry/simd/lincomb.hpp"
 
+namespace test_core {
+
 using namespace ferry;
 
 namespace {
@@ -232,3 +234,5 @@ TEST_CASE("ferry.hpp includes every public header", "[core]") {
   }
   CHECK(headers > 50);
 }
+
+}  // namespace test_core

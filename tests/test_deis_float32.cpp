@@ -17,6 +17,8 @@
 #include "ferry/solvers/detail/lagrange.hpp"
 #include "ferry/solvers/ode/deis.hpp"
 
+namespace test_deis_float32 {
+
 using namespace ferry;
 
 namespace {
@@ -105,3 +107,5 @@ TEST_CASE("diffusers' float32 ind_fn is the integral of the log-rho Lagrange bas
     CHECK(sum == Approx(double(rho_t) - double(rho[0])).epsilon(1e-5));  // Σ_j ℓ_j = 1
   }
 }
+
+}  // namespace test_deis_float32

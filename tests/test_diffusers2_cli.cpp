@@ -19,6 +19,8 @@
 #include "catch.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_diffusers2_cli {
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
@@ -126,4 +128,6 @@ TEST_CASE("ferry sample --rng torch-cpu with a config is diffusers' loop with on
     CHECK(ferry_test::slurp(seeded) == ferry_test::slurp(injected));
   }
 }
+
+}  // namespace test_diffusers2_cli
 #endif

@@ -31,6 +31,8 @@
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 #include "ferry/solvers/sde/sa_solver.hpp"
 
+namespace test_diffusers2_multistep {
+
 using namespace ferry;
 
 namespace {
@@ -294,3 +296,5 @@ TEST_CASE("PNDM's Runge-Kutta warm-up needs 4 steps with diffusers' timesteps, a
   CHECK_CONFIG_ERROR(dpm_singlestep<double>({.solver_order = 4}), "solver_order");
   CHECK_CONFIG_ERROR(dpm_singlestep<double>({.algorithm_type = dpm_algorithm::dpmsolver, .sde = true}), "sde-dpmsolver++");
 }
+
+}  // namespace test_diffusers2_multistep

@@ -30,6 +30,8 @@
 #include "ferry/solvers/sde/dpm_2.hpp"
 #include "ferry/solvers/sde/dpmpp_sde.hpp"
 
+namespace test_diffusers2_samplers {
+
 using namespace ferry;
 
 namespace {
@@ -124,3 +126,5 @@ TEST_CASE("injected draws follow the rows, whatever the chunking", "[diffusers2]
   const batch<double> b = run_case("kdpm2a_sd_12", dpm_2_ancestral<double>(), 1, {.threads = 2, .chunk_rows = 5});
   CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
 }
+
+}  // namespace test_diffusers2_samplers

@@ -16,6 +16,8 @@
 #include "ferry/simd/categorical.hpp"
 #include "ferry/simd/kernel/categorical.hpp"
 
+namespace test_discrete {
+
 using namespace ferry;
 using namespace ferry::discrete;
 using namespace ferry_test;
@@ -317,3 +319,5 @@ TEST_CASE("discrete::sample rejects bad settings with one-line errors", "[discre
   CHECK_THROWS_AS(run_sampler(mu, {.name = "bogus"}, schedule_kind::linear, 4, 2, 0), config_error);
   CHECK_THROWS_AS(run_sampler(mu, {.name = "pc", .corrector_size = -1}, schedule_kind::linear, 4, 2, 0), config_error);
 }
+
+}  // namespace test_discrete

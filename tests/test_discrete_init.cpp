@@ -10,6 +10,8 @@
 #include "discrete_support.hpp"
 #include "ferry/discrete/times.hpp"
 
+namespace test_discrete_init {
+
 using namespace ferry;
 using namespace ferry::discrete;
 using namespace ferry_test;
@@ -205,3 +207,5 @@ TEST_CASE("init and steps are checked against the batch and the model", "[discre
   const auto r = run_from(m, anc, schedule_kind::linear, 3, 10, 0, I{1, 0, 3, 3}, {}, 1);
   CHECK(r.stats.steps == 6);
 }
+
+}  // namespace test_discrete_init

@@ -10,6 +10,8 @@
 #include "catch.hpp"
 #include "dllm_cases.hpp"
 
+namespace test_discrete_llm {
+
 using namespace ferry;
 using namespace ferry::discrete;
 using namespace ferry_test;
@@ -231,3 +233,5 @@ TEST_CASE("dream --alg-temp draws the positions to reveal from softmax(score / A
   for (std::size_t i = 0; i < n; ++i) other += x[3 * i + 2] != 0;
   CHECK(other == 0);
 }
+
+}  // namespace test_discrete_llm

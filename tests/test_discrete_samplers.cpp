@@ -9,6 +9,8 @@
 #include "catch.hpp"
 #include "discrete_support.hpp"
 
+namespace test_discrete_samplers {
+
 using namespace ferry;
 using namespace ferry::discrete;
 using namespace ferry_test;
@@ -152,3 +154,5 @@ TEST_CASE("confidence unmasking with remasking and margins decodes every positio
       CHECK(r.stats.nfe_max == 4);
     }
 }
+
+}  // namespace test_discrete_samplers

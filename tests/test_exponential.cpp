@@ -27,6 +27,8 @@
 #include "ferry/solvers/ode/unipc.hpp"
 #include "ferry/driver/pf_ode.hpp"
 
+namespace test_exponential {
+
 using namespace ferry;
 
 namespace {
@@ -366,3 +368,5 @@ TEST_CASE("option parsers accept the diffusers names and reject others", "[solve
   CHECK_THROWS_AS(parse_unipc_solver_type("bh3"), config_error);
   CHECK_THROWS_AS(dpmpp_2s<double>(dpmpp_2s_options{0, dpm_solver_type::midpoint}), config_error);
 }
+
+}  // namespace test_exponential

@@ -23,15 +23,9 @@
 #include "ferry/solvers/fewstep/meanflow.hpp"
 #include "test_support.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_FEWSTEP_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_FEWSTEP_SANITIZED 1
-#endif
-#ifdef FERRY_FEWSTEP_SANITIZED
+namespace test_fewstep {
+
+#if FERRY_TEST_SANITIZED
 constexpr std::size_t mc_rows = 1000;
 #else
 constexpr std::size_t mc_rows = 8000;
@@ -214,3 +208,5 @@ TEST_CASE("the c_skip / c_out parameterisation meets the boundary condition exac
   const double skip = f.scalings().skip(mid), cout = f.scalings().out(mid);
   CHECK(out(3, 1) == Approx(eps.alpha * (skip * x(3, 1) / mid.alpha + cout * (3 * x(3, 1) - 1))).epsilon(1e-13));
 }
+
+}  // namespace test_fewstep

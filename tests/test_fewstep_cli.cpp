@@ -9,6 +9,8 @@
 #include "cli_runner.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_fewstep_cli {
+
 using namespace ferry_test;
 
 namespace {
@@ -67,4 +69,6 @@ TEST_CASE("ferry sample --solver consistency with several steps draws keyed nois
   CHECK(max_abs_diff_files(a, b) == 0);  // keyed: the same seed gives the same bits
   CHECK(max_abs_diff_files(a, c) > 1e-3);  // and another seed other draws
 }
+
+}  // namespace test_fewstep_cli
 #endif

@@ -20,15 +20,9 @@
 #include "ferry/solvers/ode/ddim.hpp"
 #include "test_support.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_DLM_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_DLM_SANITIZED 1
-#endif
-#ifdef FERRY_DLM_SANITIZED
+namespace test_fewstep_diffusion_lm {
+
+#if FERRY_TEST_SANITIZED
 constexpr std::size_t token_rows = 2000;
 #else
 constexpr std::size_t token_rows = 20000;
@@ -213,3 +207,5 @@ TEST_CASE("rounding recovers the token distribution of a mixture of embeddings",
     CHECK(r.tv < 2 * r.floor);
   }
 }
+
+}  // namespace test_fewstep_diffusion_lm

@@ -16,6 +16,8 @@
 #include "ferry/solvers/ode/lms.hpp"
 #include "ferry/solvers/ode/unipc.hpp"
 
+namespace test_float {
+
 using namespace ferry;
 
 namespace {
@@ -52,3 +54,5 @@ TEST_CASE("solvers in float follow their double runs to float precision", "[floa
   CHECK(float_vs_double<deis2>() < 2e-5);  // measured ≤ 7.5e-6 (dopri5), ≤ 1.1e-6 for the others
   CHECK(float_vs_double<lms4>() < 2e-5);  // measured ≤ 7.5e-6 (dopri5), ≤ 1.1e-6 for the others
 }
+
+}  // namespace test_float

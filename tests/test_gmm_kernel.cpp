@@ -9,6 +9,8 @@
 #include "catch.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 
+namespace test_gmm_kernel {
+
 using namespace ferry;
 
 namespace {
@@ -135,3 +137,5 @@ TEST_CASE("gmm model calls do not allocate", "[models][gmm-kernel][alloc]") {
   gf(xf.view(), level<float>::make(0.8f, 0.6f), of.view());
   CHECK(counter.count() == 0);
 }
+
+}  // namespace test_gmm_kernel

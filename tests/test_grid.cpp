@@ -20,6 +20,8 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/driver/schedule.hpp"
 
+namespace test_grid {
+
 using namespace ferry;
 using spec = grid_spec<double>;
 
@@ -269,3 +271,5 @@ TEST_CASE("every generated grid is a valid schedule with noise strictly decreasi
   check_all(edm<double>{});
   check_all(flow<double>(3, 1e-3), 0.999);  // below flow's pure-noise end, where λ = −∞
 }
+
+}  // namespace test_grid

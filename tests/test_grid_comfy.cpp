@@ -14,6 +14,8 @@
 #include "test_support.hpp"
 #include "ferry/grid/grid.hpp"
 
+namespace test_grid_comfy {
+
 using namespace ferry;
 using spec = grid_spec<double>;
 
@@ -269,3 +271,5 @@ TEST_CASE("the table factories refuse what cannot be a table", "[grid][comfy][pr
   CHECK_CONFIG_ERROR(flow<double>::discrete(3.0, 1), "flow: num_train_timesteps=1 must be at least 2");
   CHECK_CONFIG_ERROR(flow<double>::discrete(-1.0, 1000), "flow: shift=-1 must be finite and > 0");
 }
+
+}  // namespace test_grid_comfy

@@ -14,6 +14,8 @@
 #include "ferry/driver/driver.hpp"
 #include "ferry/solvers/ode/heun.hpp"
 
+namespace test_guidance {
+
 using namespace ferry;
 
 namespace {
@@ -162,3 +164,5 @@ TEST_CASE("guidance: per-thread scratch, the same bits on any thread count, no a
   gg(x.view(), lv, outer.view());
   CHECK(counter.count() == 0);
 }
+
+}  // namespace test_guidance

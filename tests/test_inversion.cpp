@@ -25,6 +25,11 @@
 #include "ferry/solvers/sde/euler_ancestral.hpp"
 #include "runtime_support.hpp"
 #include "test_support.hpp"
+#ifdef FERRY_CLI_PATH
+#include "cli_runner.hpp"
+#endif
+
+namespace test_inversion {
 
 using namespace ferry;
 
@@ -252,8 +257,6 @@ TEST_CASE("SDEdit at strength 1 on flow (alpha = 0 at the top) is plain sampling
 // ---- the CLI -----------------------------------------------------------------------------------
 
 #ifdef FERRY_CLI_PATH
-#include "cli_runner.hpp"
-
 TEST_CASE("ferry invert then ferry sample --noise returns the data; sample --init edits it", "[cli][inversion]") {
   using namespace ferry_test;
   scratch_dir dir;
@@ -295,3 +298,5 @@ TEST_CASE("ferry invert then ferry sample --noise returns the data; sample --ini
   CHECK(slurp(e1) == slurp(e2));
 }
 #endif
+
+}  // namespace test_inversion

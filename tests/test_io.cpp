@@ -15,6 +15,8 @@
 #include "test_support.hpp"
 #include "ferry/io/npy.hpp"
 
+namespace test_io {
+
 namespace fs = std::filesystem;
 using ferry::io::npy_array;
 using ferry::io::npy_dtype;
@@ -330,3 +332,5 @@ TEST_CASE("write_npy fails cleanly and leaves no partial file", "[io]") {
   CHECK(has(thrown<ferry::io_error>([&] { ferry::io::write_npy(dir.path / "taken.npy", v.data(), {3}); }), "cannot rename"));
   CHECK(dir.entries() == 2);  // out.npy and the directory taken.npy only
 }
+
+}  // namespace test_io

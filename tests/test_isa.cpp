@@ -27,6 +27,8 @@
 #include "ferry/simd/lincomb.hpp"
 #include "runtime_support.hpp"
 
+namespace test_isa {
+
 using namespace ferry;
 
 namespace {
@@ -385,3 +387,5 @@ TEST_CASE("the header-only kernels (the build's own arch) give the dispatched pa
   INFO("kernels in use: " << simd::active_isa_name());
   CHECK(std::string(simd::active_isa_name()).size() > 0);
 }
+
+}  // namespace test_isa

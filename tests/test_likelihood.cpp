@@ -14,6 +14,14 @@
 #include "ferry/process/vp_linear.hpp"
 #include "ferry/solvers/ode/dopri5.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
+#ifdef FERRY_CLI_PATH
+#include <string>
+
+#include "cli_runner.hpp"
+#include "ferry/io/npy.hpp"
+#endif
+
+namespace test_likelihood {
 
 using namespace ferry;
 
@@ -177,11 +185,6 @@ TEST_CASE("likelihood: probes are keyed by seed and global row; bad options are 
 }
 
 #ifdef FERRY_CLI_PATH
-#include <string>
-
-#include "cli_runner.hpp"
-#include "ferry/io/npy.hpp"
-
 using namespace ferry_test;
 
 namespace {
@@ -236,3 +239,5 @@ TEST_CASE("ferry likelihood matches the mixture's log p on flow", "[cli][likelih
 
 // Bad input to `ferry likelihood`: the CLI error table, tests/test_cli_errors.cpp.
 #endif
+
+}  // namespace test_likelihood

@@ -9,6 +9,8 @@
 #include "ferry/core/eigen.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 
+namespace test_models {
+
 using namespace ferry;
 using gmm = gaussian_mixture<double>;
 
@@ -161,3 +163,5 @@ TEST_CASE("gmm rejects malformed mixtures with a message naming the problem", "[
   batch<double> x(2, 3), out(2, 3);
   CHECK_THROWS_AS(g(x.view(), level<double>::make(1, 0.5), out.view()), shape_error);
 }
+
+}  // namespace test_models

@@ -13,6 +13,8 @@
 #include "ferry/solvers/ode/midpoint.hpp"
 #include "ferry/solvers/ode/rk4.hpp"
 
+namespace test_ode {
+
 using namespace ferry;
 
 namespace {
@@ -176,3 +178,5 @@ TEST_CASE("the driver reports a non-finite state with the step and sigma", "[ode
   CHECK_THROWS_WITH(sample(m, proc, log_sigma_schedule(8), solver, y.view()),
                     Catch::Contains("not finite after step 6 of 8 (sigma 0.562341325190348"));
 }
+
+}  // namespace test_ode

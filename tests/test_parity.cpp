@@ -17,6 +17,8 @@
 #include "ferry/process/edm.hpp"
 #include "ferry/runtime/registry.hpp"
 
+namespace test_parity {
+
 using namespace ferry;
 
 namespace {
@@ -99,3 +101,5 @@ TEST_CASE("a diffusers run is the same whatever the prediction kind the model an
     CHECK(max_abs_diff(run_diffusers(c, nfe), eps) < 2e-6);
   }
 }
+
+}  // namespace test_parity

@@ -15,6 +15,8 @@
 #include "ferry/process/vp_cosine.hpp"
 #include "ferry/process/vp_linear.hpp"
 
+namespace test_process {
+
 using namespace ferry;
 
 namespace {
@@ -208,3 +210,5 @@ TEST_CASE("process constructors reject bad parameters, naming them", "[process]"
   CHECK_NOTHROW(vp_linear<double>(0.5, 0.5));  // constant β: an Ornstein–Uhlenbeck process
   CHECK_NOTHROW(vp_cosine<double>(0));
 }
+
+}  // namespace test_process

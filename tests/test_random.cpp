@@ -23,6 +23,8 @@
 #include "ferry/solvers/ode/unipc.hpp"
 #include "test_support.hpp"
 
+namespace test_random {
+
 using namespace ferry;
 
 namespace {
@@ -273,3 +275,5 @@ TEST_CASE("the driver gives the same bits for any chunk size and thread count", 
   euler<double> e;
   CHECK_THROWS_AS(sample(p, sched, e, x.view(), [](const auto&) {}, sample_options{.threads = 2}), config_error);
 }
+
+}  // namespace test_random

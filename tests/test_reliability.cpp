@@ -24,6 +24,8 @@
 #include "ferry/solvers/ode/euler.hpp"
 #include "ferry/runtime/registry.hpp"
 
+namespace test_reliability {
+
 using namespace ferry;
 
 namespace {
@@ -207,3 +209,5 @@ TEST_CASE("fuzz regression: a beta schedule that drives alphas_cumprod to 0 is a
   const auto z = nlohmann::json::parse(R"({"_class_name": "EulerDiscreteScheduler", "rescale_betas_zero_snr": true})");
   CHECK_NOTHROW(compat::parse_diffusers_config(z));
 }
+
+}  // namespace test_reliability

@@ -9,6 +9,8 @@
 #include "catch.hpp"
 #include "ferry/core/row_chunks.hpp"
 
+namespace test_row_chunks {
+
 using namespace ferry;
 
 TEST_CASE("for_row_chunks covers every row once, in chunks starting at c * chunk", "[row_chunks]") {
@@ -57,3 +59,5 @@ TEST_CASE("for_row_chunks runs one chunk inline and rethrows the first failing c
   }
   CHECK_THROWS_AS(for_row_chunks(4, 1, 0, [](std::size_t, std::size_t) {}), config_error);
 }
+
+}  // namespace test_row_chunks

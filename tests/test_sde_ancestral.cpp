@@ -27,6 +27,8 @@
 #include "ferry/solvers/sde/edm_churn.hpp"
 #include "ferry/solvers/sde/euler_ancestral.hpp"
 
+namespace test_sde_ancestral {
+
 using namespace ferry;
 
 namespace {
@@ -118,3 +120,5 @@ TEST_CASE("ancestral, churn and consistency samplers reproduce the peers under i
   }
   WARN(summary.str());
 }
+
+}  // namespace test_sde_ancestral

@@ -49,19 +49,15 @@
 #include "ferry/solvers/sde/euler_maruyama.hpp"
 #include "ferry/solvers/sde/flow_sde.hpp"
 #include "ferry/solvers/sde/pc_langevin.hpp"
+#include "test_support.hpp"
+
+namespace test_sde_distribution {
 
 using namespace ferry;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_TEST_SANITIZED 1
-#endif
-#endif
-#ifdef FERRY_TEST_SANITIZED
+#if FERRY_TEST_SANITIZED
 constexpr std::size_t n_samples = 10000;
 constexpr double mass_tol = 0.02;  // 3 standard errors of a mass at 10⁴ samples (≤ 0.0046 each)
 #else
@@ -376,3 +372,5 @@ TEST_CASE("PC-Langevin samples a 4-D mixture within the tolerances of the other 
   WARN("pc-langevin (per-sample step): masses " << per_sample.mass << ", means " << per_sample.mean << ", spreads " << per_sample.spread);
   CHECK(per_sample.spread > 0.3);
 }
+
+}  // namespace test_sde_distribution

@@ -33,14 +33,7 @@
 #include "ferry/solvers/sde/dpmpp_multistep_sde.hpp"
 #include "ferry/solvers/sde/dpmpp_sde.hpp"
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define FERRY_TEST_SANITIZED 1
-#else
-#define FERRY_TEST_SANITIZED 0
-#endif
+namespace test_sde_dpm {
 
 using namespace ferry;
 
@@ -390,3 +383,5 @@ TEST_CASE("DPM-Solver++(2S) ancestral draws the exact mixture", "[sde][sde-dpm][
 TEST_CASE("dpmpp-sde (Brownian tree) draws the exact mixture", "[sde][sde-dpm][distribution]") {
   check_distribution("dpmpp-sde", dpmpp_sde<double>{});
 }
+
+}  // namespace test_sde_dpm

@@ -20,22 +20,15 @@
 #include "ferry/random/normal.hpp"
 #include "ferry/driver/driver.hpp"
 #include "ferry/solvers/sde/euler_maruyama.hpp"
+#include "test_support.hpp"
+
+namespace test_sde_order {
 
 using namespace ferry;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr std::size_t paths = 256;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr std::size_t paths = 256;
-#else
-constexpr std::size_t paths = 2000;
-#endif
-#else
-constexpr std::size_t paths = 2000;
-#endif
+constexpr std::size_t paths = FERRY_TEST_SANITIZED ? 256 : 2000;
 
 constexpr double b = 2, t1 = 1, t_end = 0.2, T = t1 - t_end, eta = 1;
 constexpr double theta = eta * eta * b / 2, varsigma = 1.4142135623730951 * eta;  // η·√b
@@ -136,3 +129,5 @@ TEST_CASE("Euler-Maruyama converges strongly and weakly at order 1 on an OU SDE 
   // The strong error must be the EM error, not the reference's quadrature error.
   CHECK(strong.back() > 20 * 1e-4);
 }
+
+}  // namespace test_sde_order

@@ -14,6 +14,8 @@
 #include "ferry/solvers/stiff/rosenbrock23.hpp"
 #include "ferry/solvers/stiff/trapezoidal.hpp"
 
+namespace test_stiff {
+
 using namespace ferry;
 
 namespace {
@@ -235,3 +237,5 @@ TEST_CASE("implicit steppers do not allocate inside a step", "[stiff]") {
   ros.step(p, s, x.view());
   CHECK(count.count() == 0);
 }
+
+}  // namespace test_stiff

@@ -22,6 +22,8 @@
 #include "ferry/solvers/sde/euler_ancestral.hpp"
 #include "test_support.hpp"
 
+namespace test_torch_rng {
+
 using namespace ferry;
 
 namespace {
@@ -362,3 +364,5 @@ for dt in ('float32', 'float64'):
   CHECK(d64.unequal == 0);
 #endif
 }
+
+}  // namespace test_torch_rng

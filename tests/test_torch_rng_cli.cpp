@@ -14,6 +14,8 @@
 #include "ferry/io/npy.hpp"
 #include "ferry/random/normal.hpp"
 
+namespace test_torch_rng_cli {
+
 using namespace ferry_test;
 
 namespace {
@@ -87,4 +89,5 @@ TEST_CASE("ferry noise --rng torch-cuda is A1111's rng_philox; --rng philox is f
   CHECK(two == std::vector<double>(keyed.begin(), keyed.begin() + 6));
 }
 
+}  // namespace test_torch_rng_cli
 #endif  // FERRY_CLI_PATH

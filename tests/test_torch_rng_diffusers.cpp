@@ -12,6 +12,8 @@
 #include "ferry/random/torch_generator.hpp"
 #include "test_support.hpp"
 
+namespace test_torch_rng_diffusers {
+
 using namespace ferry;
 
 TEST_CASE("torch_noise in diffusers' loop: the generator's draws in the order the scheduler's step() calls make them",
@@ -52,3 +54,5 @@ TEST_CASE("torch_noise in diffusers' loop: the generator's draws in the order th
     }
   }
 }
+
+}  // namespace test_torch_rng_diffusers

@@ -21,6 +21,8 @@
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/torch_generator.hpp"
 
+namespace test_torch_rng_diffusers2 {
+
 using namespace ferry;
 using nlohmann::json;
 
@@ -92,3 +94,5 @@ TEST_CASE("torch_noise in diffusers' loop: the diffusers2 classes draw where the
   CHECK(checked == 17);
   CHECK(trees == 5);
 }
+
+}  // namespace test_torch_rng_diffusers2

@@ -10,6 +10,8 @@
 #include "alloc_counter.hpp"
 #include "catch.hpp"
 
+namespace test_words {
+
 namespace {
 
 const std::string dir = FERRY_TEST_DATA "/../../examples/words/data/";
@@ -127,3 +129,5 @@ TEST_CASE("words: the model and its memo allocate nothing per call once warm", "
   cached(v, {}, out);
   CHECK(count.count() == 0);
 }
+
+}  // namespace test_words
