@@ -29,7 +29,7 @@ namespace {
 /// Longest legend label in pixels.
 int legend_width(const std::vector<series>& lines) {
   int w = 0;
-  for (const series& s : lines) w = std::max(w, detail::canvas::text_width(s.label, 2));
+  for (const series& s : lines) w = std::max(w, draw::canvas::text_width(s.label, 2));
   return 36 + w;
 }
 
@@ -43,7 +43,7 @@ void draw_figure_with_legend(const std::filesystem::path& path, const std::vecto
   for (std::size_t i = 0; i < legend.size(); ++i) column[i / per_column].push_back(legend[i]);
   int width = legend_x;
   for (const auto& c : column) width += legend_width(c) + 20;
-  detail::canvas img(width, panel + 120);
+  draw::canvas img(width, panel + 120);
   for (std::size_t c = 0; c < charts.size(); ++c) draw_loglog_panel(img, {left + int(c) * pitch, 50, panel, panel}, charts[c]);
   for (int x = legend_x; const auto& c : column) draw_legend(img, x, 56, c), x += legend_width(c) + 20;
   write_png(path, img);
@@ -55,7 +55,7 @@ void samples_figure(const std::filesystem::path& path, const density_plot& dens,
                     const std::vector<std::pair<std::string, batch<double>>>& shown) {
   constexpr int cell_w = 400, cell_h = 410, data = 300, left = 78, top = 36;
   const int cols = 3, rows_n = int(shown.size() + 2) / 3;
-  detail::canvas img(cols * cell_w, rows_n * cell_h);
+  draw::canvas img(cols * cell_w, rows_n * cell_h);
   for (std::size_t i = 0; i < shown.size(); ++i) {
     density_plot p = dens;
     p.title = shown[i].first;
@@ -71,7 +71,7 @@ void error_figure(const std::filesystem::path& path, const std::vector<entry>& s
   std::size_t k = 0;
   for (const entry& e : samplers) {
     if (e.stochastic != stochastic) continue;
-    series s{e.label, {}, {}, detail::palette(k), k >= 10 ? 5 : 0, int(k / 10) * 2};
+    series s{e.label, {}, {}, draw::palette(k), k >= 10 ? 5 : 0, int(k / 10) * 2};
     series t = s;
     for (const result& r : rows)
       if (r.label == e.label) {
@@ -100,7 +100,7 @@ void discrete_figure(const std::filesystem::path& path, const std::vector<discre
     }
     if (lines.empty() || lines.back().label != r.sampler) {
       const std::size_t k = lines.size();
-      lines.push_back({r.sampler, {}, {}, detail::palette(k), 0, int(k % 4)});
+      lines.push_back({r.sampler, {}, {}, draw::palette(k), 0, int(k % 4)});
     }
     lines.back().x.push_back(double(r.steps)), lines.back().y.push_back(r.tv);
   }
@@ -118,7 +118,7 @@ void trajectories_figure(const std::filesystem::path& path, const mixture& gmm, 
   constexpr std::size_t paths = 12, steps = 32;
   batch<double> z_few(paths, 2);
   std::copy(z.data(), z.data() + z_few.size(), z_few.data());
-  detail::canvas img(800, 420);
+  draw::canvas img(800, 420);
   const std::array<std::string, 2> names = {"dpmpp-2m", "euler-ancestral"};
   for (std::size_t k = 0; k < names.size(); ++k) {
     const auto it = std::find_if(samplers.begin(), samplers.end(), [&](const entry& e) { return e.label == names[k]; });
@@ -126,7 +126,7 @@ void trajectories_figure(const std::filesystem::path& path, const mixture& gmm, 
     std::vector<path2d> lines(paths);
     const schedule<double> sched = karras(steps);
     const double s0 = sched.points.front().sigma, scale0 = s0 / std::sqrt(1 + s0 * s0);
-    for (std::size_t i = 0; i < paths; ++i) lines[i].color = detail::palette(i), lines[i].xy = {z_few(i, 0) * scale0, z_few(i, 1) * scale0};
+    for (std::size_t i = 0; i < paths; ++i) lines[i].color = draw::palette(i), lines[i].xy = {z_few(i, 0) * scale0, z_few(i, 1) * scale0};
     const run_result end = run_sampler(gmm, it->settings, steps, z_few, opt, {[&](const step_report<double>& r) {
                                          const double scale = 1 / std::sqrt(1 + r.to.sigma * r.to.sigma);
                                          for (std::size_t i = 0; i < paths; ++i)
@@ -138,7 +138,7 @@ void trajectories_figure(const std::filesystem::path& path, const mixture& gmm, 
     const panel_box box{int(k) * 400 + 78, 36, 300, 300};
     draw_density_panel(img, box, p, {}, lines);
     const plot_frame& f = p.frame;
-    auto dot = [&](double x, double y, detail::rgb c) {
+    auto dot = [&](double x, double y, draw::rgb c) {
       img.disc(box.x + (x - f.x_min) / (f.x_max - f.x_min) * box.w, box.y + (f.y_max - y) / (f.y_max - f.y_min) * box.h, 3, c, 1);
     };
     for (std::size_t i = 0; i < paths; ++i) dot(lines[i].xy[0], lines[i].xy[1], {255, 255, 255}), dot(end.x(i, 0), end.x(i, 1), {240, 50, 40});

@@ -239,7 +239,7 @@ int run(const options& o) {
       .log_range = 10, .width = 560, .height = 560, .title = "data: 1000 held-out points, true density"};
   const cli::density_plot model{.frame = frame, .log_density = learned, .log_range = 10, .width = 560, .height = 560,
                                 .title = "learned CNF density (log, 10 nats)"};
-  cli::detail::canvas img(2 * 620 + 20, 660);
+  cli::draw::canvas img(2 * 620 + 20, 660);
   cli::draw_density_panel(img, {70, 50, 560, 560}, truth, xy);
   cli::draw_density_panel(img, {70 + 620, 50, 560, 560}, model, {});
   cli::write_png(o.png, img);

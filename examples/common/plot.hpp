@@ -38,7 +38,7 @@ struct density_plot {
   std::string x_label{}, y_label{};                      ///< axis labels (empty: none)
 };
 
-namespace detail {
+namespace draw {
 
 using rgb = std::array<std::uint8_t, 3>;
 
@@ -201,14 +201,14 @@ inline void marker(canvas& img, double x, double y, int shape, rgb c) {
     }
 }
 
-}  // namespace detail
+}  // namespace draw
 
 /// A rectangle of an image: where a panel's data area goes (axes and labels are drawn around it).
 struct panel_box {
   int x = 0, y = 0, w = 0, h = 0;
 };
 
-namespace detail {
+namespace draw {
 /// The x label centred under the tick labels, the y label turned up left of tick labels `widest` pixels wide.
 inline void axis_labels(canvas& img, panel_box b, const std::string& x_label, const std::string& y_label, int widest) {
   constexpr int font = 2;
@@ -216,18 +216,18 @@ inline void axis_labels(canvas& img, panel_box b, const std::string& x_label, co
   if (!x_label.empty()) img.text(b.x + b.w / 2 - canvas::text_width(x_label, font) / 2, b.y + b.h + 32, x_label, font, ink);
   if (!y_label.empty()) img.text_up(b.x - 11 - widest - 30, b.y + b.h / 2 + canvas::text_width(y_label, font) / 2, y_label, font, ink);
 }
-}  // namespace detail
+}  // namespace draw
 
 /// A path in data coordinates (x0 y0 x1 y1 …), drawn as a polyline.
 struct path2d {
   std::vector<double> xy;
-  detail::rgb color{255, 255, 255};
+  draw::rgb color{255, 255, 255};
 };
 
 /// The heat map of plot.log_density in box b, the points xy on top, then the paths; axes with ticks.
-inline void draw_density_panel(detail::canvas& img, panel_box b, const density_plot& plot, std::span<const double> xy,
+inline void draw_density_panel(draw::canvas& img, panel_box b, const density_plot& plot, std::span<const double> xy,
                                std::span<const path2d> paths = {}) {
-  using detail::rgb;
+  using draw::rgb;
   const plot_frame f = plot.frame;
   constexpr int font = 2;
   auto px = [&](double x) { return b.x + (x - f.x_min) / (f.x_max - f.x_min) * b.w; };
@@ -246,7 +246,7 @@ inline void draw_density_panel(detail::canvas& img, panel_box b, const density_p
       const double v = lp[std::size_t(r) * std::size_t(b.w) + std::size_t(c)];
       double u = std::isfinite(v) ? 1 + (v - top_lp) / plot.log_range : 0;
       if (plot.bands > 0) u = u <= 0 ? 0 : std::ceil(u * plot.bands) / plot.bands;
-      img.blend(b.x + c, b.y + r, detail::viridis(u));
+      img.blend(b.x + c, b.y + r, draw::viridis(u));
     }
   auto inside = [&](double x, double y) {
     return std::isfinite(x) && std::isfinite(y) && x >= f.x_min && x <= f.x_max && y >= f.y_min && y <= f.y_max;
@@ -260,36 +260,36 @@ inline void draw_density_panel(detail::canvas& img, panel_box b, const density_p
         img.line(px(p.xy[i]), py(p.xy[i + 1]), px(p.xy[i + 2]), py(p.xy[i + 3]), p.color, 0.9);
 
   const rgb ink{20, 20, 20};
-  detail::frame_box(img, b.x, b.y, b.w, b.h, ink);
-  for (double t : detail::nice_ticks(f.x_min, f.x_max)) {
+  draw::frame_box(img, b.x, b.y, b.w, b.h, ink);
+  for (double t : draw::nice_ticks(f.x_min, f.x_max)) {
     const int x = int(std::lround(px(t)));
     img.fill(x, b.y + b.h + 1, x + 1, b.y + b.h + 7, ink);
-    const std::string s = detail::tick_label(t);
-    img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
+    const std::string s = draw::tick_label(t);
+    img.text(x - draw::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
   }
   int widest = 0;
-  for (double t : detail::nice_ticks(f.y_min, f.y_max)) {
+  for (double t : draw::nice_ticks(f.y_min, f.y_max)) {
     const int y = int(std::lround(py(t)));
     img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
-    const std::string s = detail::tick_label(t);
-    widest = std::max(widest, detail::canvas::text_width(s, font));
-    img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
+    const std::string s = draw::tick_label(t);
+    widest = std::max(widest, draw::canvas::text_width(s, font));
+    img.text(b.x - 11 - draw::canvas::text_width(s, font), y - 6, s, font, ink);
   }
   if (!plot.title.empty()) img.text(b.x, b.y - 26, plot.title, font, ink);
-  detail::axis_labels(img, b, plot.x_label, plot.y_label, widest);
+  draw::axis_labels(img, b, plot.x_label, plot.y_label, widest);
 }
 
 /// One line of a chart: points (x_i, y_i) joined, with a marker at each.
 struct series {
   std::string label;
   std::vector<double> x, y;
-  detail::rgb color{0, 0, 0};
+  draw::rgb color{0, 0, 0};
   int dash = 0;    ///< dash length in pixels (0: solid)
-  int marker = 0;  ///< detail::marker's shape; -1: none
+  int marker = 0;  ///< draw::marker's shape; -1: none
 };
 
 /// The grey of a chart's floor line (and of its legend row).
-inline constexpr detail::rgb floor_grey{90, 90, 90};
+inline constexpr draw::rgb floor_grey{90, 90, 90};
 inline constexpr int floor_dash = 3;
 
 struct loglog_chart {
@@ -299,8 +299,8 @@ struct loglog_chart {
 };
 
 /// A log-log chart of c's lines in box b; the axes span the positive data (and the floor).
-inline void draw_loglog_panel(detail::canvas& img, panel_box b, const loglog_chart& c) {
-  using detail::rgb;
+inline void draw_loglog_panel(draw::canvas& img, panel_box b, const loglog_chart& c) {
+  using draw::rgb;
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = 0, y_lo = x_lo, y_hi = 0;
   for (const series& s : c.lines)
     for (std::size_t i = 0; i < s.x.size(); ++i)
@@ -316,21 +316,21 @@ inline void draw_loglog_panel(detail::canvas& img, panel_box b, const loglog_cha
   auto py = [&](double y) { return b.y + (ly1 - std::log10(y)) / (ly1 - ly0) * b.h; };
   constexpr int font = 2;
   const rgb ink{20, 20, 20}, grid{225, 225, 225};
-  for (double t : detail::log_ticks(std::pow(10.0, lx0), std::pow(10.0, lx1))) {
+  for (double t : draw::log_ticks(std::pow(10.0, lx0), std::pow(10.0, lx1))) {
     const int x = int(std::lround(px(t)));
     img.fill(x, b.y, x + 1, b.y + b.h, grid);
     img.fill(x, b.y + b.h + 1, x + 1, b.y + b.h + 7, ink);
-    const std::string s = detail::log_tick_label(t);
-    img.text(x - detail::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
+    const std::string s = draw::log_tick_label(t);
+    img.text(x - draw::canvas::text_width(s, font) / 2, b.y + b.h + 11, s, font, ink);
   }
   int widest = 0;
-  for (double t : detail::log_ticks(std::pow(10.0, ly0), std::pow(10.0, ly1))) {
+  for (double t : draw::log_ticks(std::pow(10.0, ly0), std::pow(10.0, ly1))) {
     const int y = int(std::lround(py(t)));
     img.fill(b.x, y, b.x + b.w, y + 1, grid);
     img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
-    const std::string s = detail::log_tick_label(t);
-    widest = std::max(widest, detail::canvas::text_width(s, font));
-    img.text(b.x - 11 - detail::canvas::text_width(s, font), y - 6, s, font, ink);
+    const std::string s = draw::log_tick_label(t);
+    widest = std::max(widest, draw::canvas::text_width(s, font));
+    img.text(b.x - 11 - draw::canvas::text_width(s, font), y - 6, s, font, ink);
   }
   if (c.floor > 0) img.line(b.x, py(c.floor), b.x + b.w, py(c.floor), floor_grey, 1, floor_dash);
   for (const series& s : c.lines) {
@@ -338,26 +338,26 @@ inline void draw_loglog_panel(detail::canvas& img, panel_box b, const loglog_cha
       if (s.y[i] > 0 && s.y[i + 1] > 0 && std::isfinite(s.y[i]) && std::isfinite(s.y[i + 1]))
         img.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), s.color, 1, s.dash);
     for (std::size_t i = 0; i < s.x.size(); ++i)
-      if (s.y[i] > 0 && std::isfinite(s.y[i])) detail::marker(img, px(s.x[i]), py(s.y[i]), s.marker, s.color);
+      if (s.y[i] > 0 && std::isfinite(s.y[i])) draw::marker(img, px(s.x[i]), py(s.y[i]), s.marker, s.color);
   }
-  detail::frame_box(img, b.x, b.y, b.w, b.h, ink);
+  draw::frame_box(img, b.x, b.y, b.w, b.h, ink);
   img.text(b.x, b.y - 26, c.title, font, ink);
-  detail::axis_labels(img, b, c.x_label, c.y_label, widest);
+  draw::axis_labels(img, b, c.x_label, c.y_label, widest);
 }
 
 /// A legend: one row per series (a short line with a marker, then the label), top-left at (x, y).
-inline void draw_legend(detail::canvas& img, int x, int y, std::span<const series> lines) {
+inline void draw_legend(draw::canvas& img, int x, int y, std::span<const series> lines) {
   constexpr int font = 2, row = 22;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const int yy = y + int(i) * row;
     img.line(x, yy + 6, x + 28, yy + 6, lines[i].color, 1, lines[i].dash);
-    if (lines[i].marker >= 0) detail::marker(img, x + 14, yy + 6, lines[i].marker, lines[i].color);
-    img.text(x + 36, yy, lines[i].label, font, detail::rgb{20, 20, 20});
+    if (lines[i].marker >= 0) draw::marker(img, x + 14, yy + 6, lines[i].marker, lines[i].color);
+    img.text(x + 36, yy, lines[i].label, font, draw::rgb{20, 20, 20});
   }
 }
 
 /// Writes the image as a PNG, atomically.
-inline void write_png(const std::filesystem::path& path, const detail::canvas& img) { io::write_file_atomically(path, img.png()); }
+inline void write_png(const std::filesystem::path& path, const draw::canvas& img) { io::write_file_atomically(path, img.png()); }
 
 /// Renders the density heat map with the points (N×2 row-major: x0 y0 x1 y1 …) on top and writes
 /// a PNG to `path` atomically. Throws io_error when the file cannot be written.
@@ -368,7 +368,7 @@ inline void write_density_scatter_png(const std::filesystem::path& path, const d
     throw config_error(ferry::detail::cat("plot: bad frame [", f.x_min, ", ", f.x_max, "] x [", f.y_min, ", ", f.y_max,
                                           "], size ", plot.width, "x", plot.height, " or ", xy.size(), " coordinates"));
   constexpr int left = 64, right = 20, top = 36, bottom = 48;
-  detail::canvas img(plot.width, plot.height);
+  draw::canvas img(plot.width, plot.height);
   draw_density_panel(img, {left, top, plot.width - left - right, plot.height - top - bottom}, plot, xy);
   write_png(path, img);
 }

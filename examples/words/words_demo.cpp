@@ -41,19 +41,19 @@ void validate(const demo_options& o) {
   if (o.threads < 1) throw ferry::config_error(ferry::detail::cat("words: threads ", o.threads, "; expected at least 1"));
 }
 
-using ferry::cli::detail::canvas;
+using ferry::cli::draw::canvas;
 
 /// The legend's name of a row's sampler: first-hitting says that its steps are its L events.
 std::string ignores_steps_label(const std::string& sampler) {
   const std::string name = sampler.substr(0, sampler.find(' '));
   return registered(name) && ignores_steps(name) ? sampler + " (L events)" : sampler;
 }
-using ferry::cli::detail::rgb;
+using ferry::cli::draw::rgb;
 
 /// A chart of rate (linear, 0 to the top tick) against steps (log2) in box b.
 void rate_panel(canvas& img, ferry::cli::panel_box b, const std::string& title, const std::string& y_label,
                 const std::vector<ferry::cli::series>& lines, const std::vector<double>& steps) {
-  namespace cd = ferry::cli::detail;
+  namespace cd = ferry::cli::draw;
   double top = 0;
   for (const auto& s : lines)
     for (const double y : s.y) top = std::max(top, y);
@@ -134,7 +134,7 @@ void words_figure(const std::filesystem::path& path, const std::vector<eval_row>
     const std::string label = ignores_steps_label(r.sampler);
     if (valid.empty() || valid.back().label != label) {
       const std::size_t k = valid.size();
-      valid.push_back({label, {}, {}, ferry::cli::detail::palette(k), 0, int(k % 4)});
+      valid.push_back({label, {}, {}, ferry::cli::draw::palette(k), 0, int(k % 4)});
       held.push_back(valid.back());
     }
     valid.back().x.push_back(double(r.steps)), valid.back().y.push_back(r.valid_rate);
