@@ -32,14 +32,13 @@ using ferry_test::run_cli;
 
 namespace {
 
-const std::string comfy_dir = FERRY_TEST_DATA "/comfy/";
+const std::string& comfy_dir = ferry_test::comfy_refs.dir;
 
 // A file of the reference set, quoted for the shell.
 std::string data(const std::string& name) { return quoted(std::filesystem::path(comfy_dir + name)); }
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(comfy_dir + "cases.json"));
-  return j;
+  return ferry_test::comfy_refs.cases();
 }
 
 std::string dashed(std::string s) {

@@ -42,16 +42,12 @@ using namespace ferry;
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string comfy_dir = FERRY_TEST_DATA "/comfy/";
+const std::string& comfy_dir = ferry_test::comfy_refs.dir;
 
 const nlohmann::json& comfy_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(comfy_dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
+  return ferry_test::comfy_refs.cases();
 }
-batch<double> load(const std::string& name) { return io::read_npy(comfy_dir + name + ".npy").as_batch<double>(); }
+batch<double> load(const std::string& name) { return ferry_test::comfy_refs.load(name); }
 
 // step_noise.npy (S, K, N, D): draw k of step i is W[i, k].
 struct step_noise_file {

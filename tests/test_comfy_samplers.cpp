@@ -54,13 +54,12 @@ namespace {
 using mixture = gaussian_mixture<double>;
 using ferry_test::max_abs_diff;
 
-const std::string comfy_dir = FERRY_TEST_DATA "/comfy/";
+const std::string& comfy_dir = ferry_test::comfy_refs.dir;
 
 const nlohmann::json& cases() {
-  static const nlohmann::json j = nlohmann::json::parse(std::ifstream(comfy_dir + "cases.json"));
-  return j;
+  return ferry_test::comfy_refs.cases();
 }
-batch<double> load(const std::string& name) { return io::read_npy(comfy_dir + name + ".npy").as_batch<double>(); }
+batch<double> load(const std::string& name) { return ferry_test::comfy_refs.load(name); }
 
 // step_noise.npy, (S, K, N, D), loaded once.
 struct step_noise_file {

@@ -23,8 +23,7 @@ using ferry_test::run_cli;
 namespace {
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(FERRY_TEST_DATA "/diffusers2/cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 
 double worst_rel(const json& got, const json& want) {

@@ -14,6 +14,7 @@
 #include "ferry/compat/diffusers_config.hpp"
 #include "ferry/compat/diffusers_timesteps.hpp"
 #include "ferry/compat/sleef_f32.hpp"
+#include "test_support.hpp"
 
 namespace test_compat_grids {
 
@@ -23,8 +24,7 @@ using nlohmann::json;
 namespace {
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(FERRY_TEST_DATA "/diffusers2/cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 
 struct comparison {

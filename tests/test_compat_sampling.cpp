@@ -32,14 +32,13 @@ using nlohmann::json;
 
 namespace {
 
-const std::string dir = FERRY_TEST_DATA "/diffusers2/";
+const std::string& dir = ferry_test::diffusers2_refs.dir;
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(dir + "cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 
-batch<double> load(const std::string& name) { return io::read_npy(dir + name + ".npy").as_batch<double>(); }
+batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
 
 /// step_noise.npy (40, N, D), optionally rounded to float32 (diffusers draws FlowMatchEuler's noise in
 /// the state's float32 inside step()).

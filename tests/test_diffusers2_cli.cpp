@@ -28,11 +28,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string dir2 = FERRY_TEST_DATA "/diffusers2/";
+const std::string& dir2 = ferry_test::diffusers2_refs.dir;
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(dir2 + "cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 
 double max_abs(const std::vector<double>& a, const std::vector<double>& b) {

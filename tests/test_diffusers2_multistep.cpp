@@ -38,17 +38,13 @@ using namespace ferry;
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string dir = FERRY_TEST_DATA "/diffusers2/";
+const std::string& dir = ferry_test::diffusers2_refs.dir;
 
 const nlohmann::json& cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(dir + "cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 const nlohmann::json& config(const std::string& name) { return cases().at(name).at("scheduler_config"); }
-batch<double> load(const std::string& name) { return io::read_npy(dir + name + ".npy").as_batch<double>(); }
+batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
 std::vector<double> grid(const std::string& name, const char* key) { return cases().at(name).at("grid").at(key).get<std::vector<double>>(); }
 
 // step_noise.npy (S, N, D): the draw of step() call i is W[i].

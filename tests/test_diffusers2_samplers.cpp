@@ -37,13 +37,12 @@ using namespace ferry;
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string dir = FERRY_TEST_DATA "/diffusers2/";
+const std::string& dir = ferry_test::diffusers2_refs.dir;
 
 const nlohmann::json& cases() {
-  static const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
-batch<double> load(const std::string& name) { return io::read_npy(dir + name + ".npy").as_batch<double>(); }
+batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
 
 const std::vector<double>& step_noise() {
   static const std::vector<double> w = [] {

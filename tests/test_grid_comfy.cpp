@@ -22,11 +22,7 @@ using spec = grid_spec<double>;
 namespace {
 
 const nlohmann::json& comfy_cases() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(FERRY_TEST_DATA "/comfy/cases.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
+  return ferry_test::comfy_refs.cases();
 }
 
 // The case's model sampling as a process, as `ferry info --process …` builds it.

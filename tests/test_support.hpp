@@ -59,6 +59,8 @@ inline ferry::batch<double> load_reference(const std::string& name) { return dif
 inline const std::string& sde_dir = sde_refs.dir;
 inline const nlohmann::json& sde_cases() { return sde_refs.cases(); }
 inline ferry::batch<double> load_sde(const std::string& name) { return sde_refs.load(name); }
+/// diffusers' remaining classes and options (diffusers2/) and ComfyUI's samplers and schedulers (comfy/).
+inline const reference_set diffusers2_refs("diffusers2"), comfy_refs("comfy");
 
 /// max_i |a_i − b_i| over two batches of the same shape.
 inline double max_abs_diff(ferry::const_batch_view<double> a, ferry::const_batch_view<double> b) {

@@ -20,6 +20,7 @@
 #include "ferry/compat/diffusers_sampler.hpp"
 #include "ferry/models/gaussian_mixture.hpp"
 #include "ferry/random/torch_generator.hpp"
+#include "test_support.hpp"
 
 namespace test_torch_rng_diffusers2 {
 
@@ -28,11 +29,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::string dir = FERRY_TEST_DATA "/diffusers2/";
+const std::string& dir = ferry_test::diffusers2_refs.dir;
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(dir + "cases.json"));
-  return j;
+  return ferry_test::diffusers2_refs.cases();
 }
 
 bool same(const batch<double>& a, const batch<double>& b) { return std::equal(a.data(), a.data() + a.size(), b.data()); }

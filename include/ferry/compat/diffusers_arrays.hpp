@@ -100,10 +100,6 @@ inline double f32(double x) { return static_cast<float>(x); }
 /// Karras timesteps by a few float32 ulp.) `f32_result` keeps the last line in float32 too, as it is
 /// where the σ comes in as a float32 torch tensor (KDPM2's interpolated sigmas).
 inline double sigma_to_t(double sigma, const std::vector<float>& log_sigmas, bool f32_result = false) {
-  using ferry::detail::f32_add;
-  using ferry::detail::f32_div;
-  using ferry::detail::f32_mul;
-  using ferry::detail::f32_sub;
   const float log_sigma = static_cast<float>(std::log(std::max(sigma, 1e-10)));
   const std::size_t n = log_sigmas.size();
   // low_idx = argmax(cumsum(log σ − log_sigmas ≥ 0)): the first index where the running count of

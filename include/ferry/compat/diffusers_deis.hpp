@@ -21,11 +21,6 @@
 namespace ferry::compat {
 
 namespace detail {
-using ferry::detail::f32_add;
-using ferry::detail::f32_div;
-using ferry::detail::f32_mul;
-using ferry::detail::f32_sqrt;
-using ferry::detail::f32_sub;
 
 /// A level as diffusers' DEIS sees it: its float32 σ̃, then α = 1/√(σ̃²+1), σ = σ̃·α, ρ = σ/α in float32.
 struct deis_f32_level {

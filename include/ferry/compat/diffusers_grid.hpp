@@ -106,13 +106,6 @@ inline prediction model_prediction(const diffusers_config& c) {
 
 namespace detail {
 
-using ferry::detail::f32_add;
-using ferry::detail::f32_div;
-using ferry::detail::f32_mul;
-using ferry::detail::f32_sqrt;
-using ferry::detail::f32_sub;
-using ferry::detail::numpy_logf;
-
 /// The class's float32 σ̃ table ((1 − ᾱ)/ᾱ) ** 0.5, and numpy's float32 log of it.
 struct sigma_table {
   std::vector<float> abar, sigma, log_sigma;

@@ -113,3 +113,13 @@ inline float numpy_logf(float x) {
 inline float log_f32_rn(float x) { return static_cast<float>(std::log(double(x))); }
 
 }  // namespace ferry::detail
+
+namespace ferry::compat::detail {
+// compat's diffusers code reads in float32 with these names unqualified.
+using ferry::detail::f32_add;
+using ferry::detail::f32_div;
+using ferry::detail::f32_mul;
+using ferry::detail::f32_sqrt;
+using ferry::detail::f32_sub;
+using ferry::detail::numpy_logf;
+}  // namespace ferry::compat::detail

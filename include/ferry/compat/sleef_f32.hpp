@@ -125,6 +125,17 @@ inline float logf(float d) {
   return s.hi + s.lo;
 }
 
+/// sin(s) for a reduced double-float argument |s| ≤ π/2: sinf_u1's and cosf_u1's shared polynomial,
+/// s·(1 − s²/6 + s⁴·u(s²)), with the leading terms in double-float.
+inline float sin_kernel(df s) {
+  const df s2 = square(s);
+  float u = 2.6083159809786593541503e-06f;
+  u = std::fma(u, s2.hi, -0.0001981069071916863322258f);
+  u = std::fma(u, s2.hi, 0.00833307858556509017944336f);
+  const df x = add(1.0f, mul(add(-0.166666597127914428710938f, f32_mul(u, s2.hi)), s2));
+  return mul_to_float(s, x);
+}
+
 /// SLEEF's sinf_u1 (1.0 ulp) for |d| < 125 (the kernel's first range).
 inline float sinf(float d) {
   constexpr float pi_a2 = 3.1414794921875f, pi_b2 = 0.00011315941810607910156f, pi_c2 = 1.9841872589410058936e-09f;
@@ -133,13 +144,7 @@ inline float sinf(float d) {
   const float v = std::fma(u0, -pi_a2, d);
   df s = add2(v, f32_mul(u0, -pi_b2));
   s = add(s, f32_mul(u0, -pi_c2));
-  const df t = s;
-  s = square(s);
-  float u = 2.6083159809786593541503e-06f;
-  u = std::fma(u, s.hi, -0.0001981069071916863322258f);
-  u = std::fma(u, s.hi, 0.00833307858556509017944336f);
-  const df x = add(1.0f, mul(add(-0.166666597127914428710938f, f32_mul(u, s.hi)), s));
-  float r = mul_to_float(t, x);
+  float r = sin_kernel(s);
   if (q & 1) r = -r;
   if (d == 0 && std::signbit(d)) return -0.0f;
   return r;
@@ -153,13 +158,7 @@ inline float cosf(float d) {
   df s = add2(d, f32_mul(dq, -pi_a2 * 0.5f));
   s = add2(s, f32_mul(dq, -pi_b2 * 0.5f));
   s = add2(s, f32_mul(dq, -pi_c2 * 0.5f));
-  const df t = s;
-  s = square(s);
-  float u = 2.6083159809786593541503e-06f;
-  u = std::fma(u, s.hi, -0.0001981069071916863322258f);
-  u = std::fma(u, s.hi, 0.00833307858556509017944336f);
-  const df x = add(1.0f, mul(add(-0.166666597127914428710938f, f32_mul(u, s.hi)), s));
-  const float r = mul_to_float(t, x);
+  const float r = sin_kernel(s);
   return (q & 2) == 0 ? -r : r;
 }
 
