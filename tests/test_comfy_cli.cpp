@@ -26,20 +26,17 @@
 
 namespace test_comfy_cli {
 
+// The reference set: tests/data/comfy/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::comfy_refs;
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
 
 namespace {
 
-const std::string& comfy_dir = ferry_test::comfy_refs.dir;
-
 // A file of the reference set, quoted for the shell.
-std::string data(const std::string& name) { return quoted(std::filesystem::path(comfy_dir + name)); }
-
-const json& cases() {
-  return ferry_test::comfy_refs.cases();
-}
+std::string data(const std::string& name) { return quoted(std::filesystem::path(refs.dir + name)); }
 
 std::string dashed(std::string s) {
   std::replace(s.begin(), s.end(), '_', '-');
@@ -67,7 +64,7 @@ void print_worst(const char* what, const std::map<std::string, double>& worst, c
 TEST_CASE("every ComfyUI sampler case through ferry sample --sigmas (1e-4, ComfyUI's model calls)", "[comfy][cli][parity]") {
   const ferry_test::scratch_dir dir;
   std::map<std::string, double> worst;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     if (c.at("kind") != "comfy-sampler") continue;
     const auto sigmas = c.at("sigmas").get<std::vector<double>>();
     const auto s_path = dir.path / (name + "_sigmas.npy"), out = dir.path / (name + ".npy");
@@ -80,7 +77,7 @@ TEST_CASE("every ComfyUI sampler case through ferry sample --sigmas (1e-4, Comfy
     const auto r = run_cli(args, dir);
     INFO(name << ": ferry " << args << "\n" << r.err);
     REQUIRE(r.code == 0);
-    const auto x = ferry::io::read_npy(out.string()).as<double>(), want = ferry::io::read_npy(comfy_dir + name + ".npy").as<double>();
+    const auto x = ferry::io::read_npy(out.string()).as<double>(), want = ferry::io::read_npy(refs.dir + name + ".npy").as<double>();
     REQUIRE(x.size() == want.size());
     double d = 0;
     for (std::size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(x[i] - want[i]));
@@ -97,7 +94,7 @@ TEST_CASE("every ComfyUI sampler case through ferry sample --sigmas (1e-4, Comfy
 TEST_CASE("every ComfyUI scheduler case through ferry info --grid --json (1e-6 relative, zeros exact)", "[comfy][cli][parity]") {
   const ferry_test::scratch_dir dir;
   std::map<std::string, double> worst;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     if (c.at("kind") != "comfy-scheduler") continue;
     const json& ms = c.at("model_sampling");
     std::string args = "info --json --num-train-timesteps " + ms.at("num_train_timesteps").dump();
@@ -130,7 +127,7 @@ TEST_CASE("every ComfyUI scheduler case through ferry info --grid --json (1e-6 r
 TEST_CASE("ferry sample --sigmas: --steps may be left out or must equal the list's steps; samplers without noise ignore --step-noise",
           "[comfy][cli]") {
   const ferry_test::scratch_dir dir;
-  const json& c = cases().at("dpm_2_eps_karras_12");
+  const json& c = refs.cases().at("dpm_2_eps_karras_12");
   const auto sigmas = c.at("sigmas").get<std::vector<double>>();
   const auto s_path = dir.path / "s.npy", a = dir.path / "a.npy", b = dir.path / "b.npy";
   ferry::io::write_npy(s_path.string(), sigmas.data(), {sigmas.size()});
@@ -151,7 +148,7 @@ TEST_CASE("sa-solver takes ComfyUI's noise interval from a flow's or a discrete 
   const ferry_test::scratch_dir dir;
   const auto a = dir.path / "a.npy", b = dir.path / "b.npy";
   auto run = [&](const std::string& case_name, const std::string& process, bool options, const std::filesystem::path& out) {
-    const json& c = cases().at(case_name);
+    const json& c = refs.cases().at(case_name);
     const auto sigmas = c.at("sigmas").get<std::vector<double>>();
     const auto s_path = dir.path / (case_name + "_sigmas.npy");
     ferry::io::write_npy(s_path.string(), sigmas.data(), {sigmas.size()});

@@ -37,21 +37,17 @@
 
 namespace test_comfy_multistep {
 
+// The reference set: tests/data/comfy/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::comfy_refs;
+
 using namespace ferry;
 
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string& comfy_dir = ferry_test::comfy_refs.dir;
-
-const nlohmann::json& comfy_cases() {
-  return ferry_test::comfy_refs.cases();
-}
-batch<double> load(const std::string& name) { return ferry_test::comfy_refs.load(name); }
-
 // step_noise.npy (S, K, N, D): draw k of step i is W[i, k].
 struct step_noise_file {
-  io::npy_array a = io::read_npy(comfy_dir + "step_noise.npy");
+  io::npy_array a = io::read_npy(refs.dir + "step_noise.npy");
   std::vector<double> w = a.as<double>();
   injected_noise<double> source() const { return {w.data(), a.shape[0], a.shape[2], a.shape[3], 0, a.shape[1]}; }
 };
@@ -66,9 +62,9 @@ template <class Process, class Solver>
 batch<double> run_case(const nlohmann::json& c, const Process& process, Solver solver) {
   const auto sigmas = c.at("sigmas").get<std::vector<double>>();
   const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
-  mixture model = mixture::load(comfy_dir + "gmm.json");
+  mixture model = mixture::load(refs.dir + "gmm.json");
   model.predicts = prediction::data;
-  batch<double> x = load("noise");
+  batch<double> x = refs.load("noise");
   simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
   ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(step_noise().source()));
   return x;
@@ -76,9 +72,9 @@ batch<double> run_case(const nlohmann::json& c, const Process& process, Solver s
 
 template <class Solver>
 double comfy_diff(const std::string& name, Solver solver) {
-  const nlohmann::json& c = comfy_cases().at(name);
+  const nlohmann::json& c = refs.cases().at(name);
   const batch<double> x = c.at("model_sampling") == "const" ? run_case(c, flow<double>(3.0), solver) : run_case(c, edm<double>{}, solver);
-  const double d = ferry_test::max_abs_diff(x, load(name));
+  const double d = ferry_test::max_abs_diff(x, refs.load(name));
   std::printf("[comfy-multistep] %-42s max |ferry - ComfyUI| = %.3g\n", name.c_str(), d);
   return d;
 }
@@ -100,7 +96,7 @@ TEST_CASE("ComfyUI's res_multistep and res_multistep_ancestral are reproduced", 
     CHECK(comfy_diff(name, res_multistep<double>{}) < 1e-4);
   for (const char* name : {"res_multistep_ancestral_eps_karras_12", "res_multistep_ancestral_eps_karras_8_eta05",
                            "res_multistep_ancestral_const_shift3_12"}) {
-    const double eta = comfy_cases().at(name).at("options").value("eta", 1.0);
+    const double eta = refs.cases().at(name).at("options").value("eta", 1.0);
     CHECK(comfy_diff(name, res_multistep_ancestral<double>(eta)) < 1e-4);
   }
 }
@@ -122,9 +118,9 @@ offset_first_sigma<sa_solver<double>> comfy_sa(const nlohmann::json& c, bool pec
 
 TEST_CASE("ComfyUI's sa_solver and sa_solver_pece are reproduced", "[comfy][multistep][parity]") {
   for (const char* name : {"sa_solver_eps_karras_16", "sa_solver_const_shift3_12"})
-    CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), false)) < 1e-4);
+    CHECK(comfy_diff(name, comfy_sa(refs.cases().at(name), false)) < 1e-4);
   for (const char* name : {"sa_solver_pece_eps_karras_12", "sa_solver_pece_const_shift3_8"})
-    CHECK(comfy_diff(name, comfy_sa(comfy_cases().at(name), true)) < 1e-4);
+    CHECK(comfy_diff(name, comfy_sa(refs.cases().at(name), true)) < 1e-4);
 }
 
 TEST_CASE("ComfyUI multistep steps do not allocate", "[comfy][multistep][alloc]") {
@@ -140,7 +136,7 @@ TEST_CASE("ComfyUI multistep steps do not allocate", "[comfy][multistep][alloc]"
 }
 
 TEST_CASE("ComfyUI's stochastic multistep samplers give the same bytes on any thread count", "[comfy][multistep][random]") {
-  const std::string gmm = comfy_dir + "gmm.json";
+  const std::string gmm = refs.dir + "gmm.json";
   ferry_test::check_thread_invariance(gmm, "res-multistep-ancestral", res_multistep_ancestral<double>());
   ferry_test::check_thread_invariance(gmm, "sa-solver", sa_solver<double>({.eta = 1, .sde_start_sigma = 10, .sde_end_sigma = 0.5}));
   ferry_test::check_thread_invariance(gmm, "sa-solver-pece",
@@ -150,7 +146,7 @@ TEST_CASE("ComfyUI's stochastic multistep samplers give the same bytes on any th
 TEST_CASE("ComfyUI multistep samplers: convergence orders on the PF-ODE", "[comfy][multistep][convergence]") {
   // Slopes of the error at σ = 0.05 (EDM, σ 80 → 0.05 uniform in λ) against a 16384-step UniPC-3 endpoint
   // (itself within 4e-14); the mean of the last two of 64 … 1024 steps. docs/samplers.md lists them.
-  const ferry_test::convergence c(comfy_dir + "gmm.json");
+  const ferry_test::convergence c(refs.dir + "gmm.json");
   const std::vector<int> ns{64, 128, 256, 512, 1024};
   std::printf("convergence (EDM, sigma 80 -> 0.05 uniform in lambda, error at 0.05 against a 16384-step UniPC-3 endpoint):\n");
   // iPNDM's equal-step AB4 weights on the geometric σ steps of this grid: second order
@@ -175,8 +171,8 @@ TEST_CASE("on a flow process ComfyUI's samplers step the flow state in the flow 
   const flow<double> process(3.0);
   const std::vector<double> sigmas{0.9, 0.6};
   const auto levels = levels_at_sigmas(process, std::span<const double>(sigmas));
-  mixture model = mixture::load(comfy_dir + "gmm.json");
-  batch<double> x = load("noise"), d(x.rows(), x.cols());
+  mixture model = mixture::load(refs.dir + "gmm.json");
+  batch<double> x = refs.load("noise"), d(x.rows(), x.cols());
   model(x.view(), levels[0], d.view());
   batch<double> expect = x;
   for (std::size_t i = 0; i < x.size(); ++i) expect.data()[i] = x.data()[i] + (0.6 - 0.9) * (x.data()[i] - d.data()[i]) / 0.9;
@@ -205,14 +201,14 @@ TEST_CASE("multistep options are validated", "[comfy][multistep]") {
 TEST_CASE("ComfyUI's default SA-Solver interval from the model sampling", "[comfy][multistep]") {
   // CONST with shift 3: percent_to_sigma(0.2) = 3·0.8/(1 + 2·0.8), (0.8) = 3·0.2/(1 + 2·0.2), as the cases record
   const auto [start, end] = comfy_sa_solver_interval(flow<double>(3.0));
-  const auto& o = comfy_cases().at("sa_solver_const_shift3_12").at("options");
+  const auto& o = refs.cases().at("sa_solver_const_shift3_12").at("options");
   CHECK(start == Approx(o.at("sde_start_sigma").get<double>()).epsilon(1e-14));
   CHECK(end == Approx(o.at("sde_end_sigma").get<double>()).epsilon(1e-14));
   CHECK_CONFIG_ERROR(comfy_sa_solver_interval(edm<double>{}), "sde_start_sigma");
   // SD1's table as ComfyUI keeps it (discrete_vp::comfy: float64 ᾱ, σ in float32, log σ interpolated in
   // float32 at timestep 0.8·999 and 0.2·999): the eps cases' values, bit for bit
   const auto sd1 = comfy_sa_solver_interval(discrete_vp<double>::comfy(beta_schedule::scaled_linear, 1000, 0.00085, 0.012));
-  const auto& e = comfy_cases().at("sa_solver_eps_karras_16").at("options");
+  const auto& e = refs.cases().at("sa_solver_eps_karras_16").at("options");
   CHECK(sd1.first == e.at("sde_start_sigma").get<double>());
   CHECK(sd1.second == e.at("sde_end_sigma").get<double>());
   // diffusers' float32 table differs from ComfyUI's by ~1e-5 relative
@@ -226,18 +222,18 @@ TEST_CASE("the flow view is read from the levels; flow_view = false and the plai
   // policies' defaults: the view is the levels' (α + σ = 1). Switched off, the EDM view x/α cannot start
   // at the flow's α = 0; SA-Solver needs λ > −∞ there, which ComfyUI's first-σ offset (the wrapper) gives.
   auto erased = [](const std::string& name, auto solver) {
-    const nlohmann::json& c = comfy_cases().at(name);
+    const nlohmann::json& c = refs.cases().at(name);
     const auto sigmas = c.at("sigmas").get<std::vector<double>>();
     const flow<double> process(3.0);
-    mixture gmm = mixture::load(comfy_dir + "gmm.json");
-    batch<double> x = load("noise");
+    mixture gmm = mixture::load(refs.dir + "gmm.json");
+    batch<double> x = refs.load("noise");
     simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
     ferry_test::run_erased(solver, process, gmm, make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas))), x.view(),
                            ferry_test::injected(step_noise().source()));
-    return ferry_test::max_abs_diff(x, load(name));
+    return ferry_test::max_abs_diff(x, refs.load(name));
   };
   CHECK_THROWS_AS(erased("res_multistep_const_shift3_16", res_multistep<double>({.flow_view = false})), numeric_error);
-  const auto& o = comfy_cases().at("sa_solver_const_shift3_12").at("options");
+  const auto& o = refs.cases().at("sa_solver_const_shift3_12").at("options");
   const sa_solver<double> plain({.eta = 1, .sde_start_sigma = o.at("sde_start_sigma").get<double>(), .sde_end_sigma = o.at("sde_end_sigma").get<double>()});
   CHECK_CONFIG_ERROR(erased("sa_solver_const_shift3_12", plain), "alpha");
   CHECK(erased("sa_solver_const_shift3_12", with_first_sigma_offset(plain)) < 1e-4);

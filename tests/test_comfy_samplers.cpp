@@ -47,19 +47,15 @@
 
 namespace test_comfy_samplers {
 
+// The reference set: tests/data/comfy/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::comfy_refs;
+
 using namespace ferry;
 
 namespace {
 
 using mixture = gaussian_mixture<double>;
 using ferry_test::max_abs_diff;
-
-const std::string& comfy_dir = ferry_test::comfy_refs.dir;
-
-const nlohmann::json& cases() {
-  return ferry_test::comfy_refs.cases();
-}
-batch<double> load(const std::string& name) { return ferry_test::comfy_refs.load(name); }
 
 // step_noise.npy, (S, K, N, D), loaded once.
 struct step_noise_file {
@@ -69,7 +65,7 @@ struct step_noise_file {
 };
 const step_noise_file& step_noise() {
   static const step_noise_file f = [] {
-    const io::npy_array a = io::read_npy(comfy_dir + "step_noise.npy");
+    const io::npy_array a = io::read_npy(refs.dir + "step_noise.npy");
     REQUIRE(a.ndim() == 4);
     return step_noise_file{a.as<double>(), a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
   }();
@@ -86,8 +82,8 @@ batch<double> run_case(const nlohmann::json& c, const Process& process, Solver s
   const std::vector<double> given = c.at("sigmas").get<std::vector<double>>();
   const std::vector<double> sigmas = rule(given);
   const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
-  mixture model = mixture::load(comfy_dir + "gmm.json");
-  batch<double> x = load("noise");
+  mixture model = mixture::load(refs.dir + "gmm.json");
+  batch<double> x = refs.load("noise");
   simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
   const sample_stats st = ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(step_noise().source()));
   INFO("model calls " << st.nfe << ", ComfyUI's " << c.at("nfe").get<std::size_t>());
@@ -99,10 +95,10 @@ batch<double> run_case(const nlohmann::json& c, const Process& process, Solver s
 /// max |ferry − ComfyUI|.
 template <class Solver>
 double comfy_diff(const std::string& name, Solver solver, sigma_rule rule = as_given) {
-  const nlohmann::json& c = cases().at(name);
+  const nlohmann::json& c = refs.cases().at(name);
   const bool flow_case = c.at("model_sampling") == "const";
   const batch<double> x = flow_case ? run_case(c, flow<double>(3.0), solver, rule) : run_case(c, edm<double>(), solver, rule);
-  const double d = max_abs_diff(x, load(name));
+  const double d = max_abs_diff(x, refs.load(name));
   std::printf("[comfy] %-42s max |ferry - ComfyUI| = %.3g\n", name.c_str(), d);
   return d;
 }
@@ -146,7 +142,7 @@ TEST_CASE("heunpp2 and gradient_estimation reproduce ComfyUI", "[comfy][parity]"
 }
 
 TEST_CASE("dpm_fast and dpm_adaptive reproduce ComfyUI, ending at sigma_min as it does", "[comfy][parity]") {
-  const auto sigmas = cases().at("dpm_fast_eps_karras_12").at("sigmas").get<std::vector<double>>();
+  const auto sigmas = refs.cases().at("dpm_fast_eps_karras_12").at("sigmas").get<std::vector<double>>();
   CHECK(comfy_diff("dpm_fast_eps_karras_12", comfy_dpm_fast<double>(sigmas), comfy_dpm_fast_sigmas<double>) < 1e-4);
   CHECK(comfy_diff("dpm_adaptive_eps_karras_12", dpm_adaptive<double>{}, comfy_dpm_adaptive_sigmas<double>) < 1e-4);
 }
@@ -191,7 +187,7 @@ std::vector<level<double>> log_uniform_levels(const Process& process, std::size_
 
 template <class Process, class Solver>
 batch<double> solve_ode(const Process& process, Solver solver, std::size_t n, double hi, double lo) {
-  mixture model = mixture::load(comfy_dir + "gmm.json");
+  mixture model = mixture::load(refs.dir + "gmm.json");
   batch<double> x(32, 2);
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = hi * std::sin(1.7 * double(i) + 0.3);
   ferry_test::run_erased(solver, process, model, make_schedule(log_uniform_levels(process, n, hi, lo)), x.view());
@@ -236,7 +232,7 @@ TEST_CASE("dpm_adaptive meets tighter tolerances with more evaluations", "[comfy
   for (double tol : {1e-2, 1e-3, 1e-4, 1e-5}) {
     dpm_adaptive<double>::options o;
     o.rtol = o.atol = tol;
-    mixture model = mixture::load(comfy_dir + "gmm.json");
+    mixture model = mixture::load(refs.dir + "gmm.json");
     batch<double> x(32, 2);
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 10 * std::sin(1.7 * double(i) + 0.3);
     dpm_adaptive<double> solver(o);
@@ -349,9 +345,9 @@ namespace {
 // A keyed run over a case's σ list (EDM for eps, the flow with shift 3 for const).
 template <class Solver>
 batch<double> keyed_run(const std::string& case_name, Solver solver, std::size_t rows, std::uint64_t seed, sample_options opt = {}) {
-  const nlohmann::json& c = cases().at(case_name);
+  const nlohmann::json& c = refs.cases().at(case_name);
   const std::vector<double> sigmas = c.at("sigmas").get<std::vector<double>>();
-  mixture model = mixture::load(comfy_dir + "gmm.json");
+  mixture model = mixture::load(refs.dir + "gmm.json");
   batch<double> x(rows, 2);
   random::fill_normal(seed, x.view(), 0, random::initial_noise_step);
   simd::lincomb<double, 1>(x.view().span(), {sigmas.front()}, {x.data()});
@@ -380,7 +376,7 @@ struct gaussian_data {
 // Allocations while stepping (after check and reset, which size everything) over a case's σ list.
 template <class Solver>
 std::size_t step_allocations(const std::string& case_name, Solver solver) {
-  const nlohmann::json& c = cases().at(case_name);
+  const nlohmann::json& c = refs.cases().at(case_name);
   const std::vector<double> sigmas = c.at("sigmas").get<std::vector<double>>();
   gaussian_data model;
   batch<double> x(16, 2);

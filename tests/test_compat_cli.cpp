@@ -16,15 +16,14 @@
 
 namespace test_compat_cli {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
 
 namespace {
-
-const json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
 
 double worst_rel(const json& got, const json& want) {
   if (got.size() != want.size()) return INFINITY;
@@ -41,7 +40,7 @@ double worst_rel(const json& got, const json& want) {
 TEST_CASE("ferry info --json prints every diffusers2 grid, with --mu and --sigmas as the pipelines pass them", "[compat][cli]") {
   const ferry_test::scratch_dir dir;
   std::size_t n = 0;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     const auto cfg = dir.path / (name + ".json");
     std::ofstream(cfg) << c.at("scheduler_config").dump();
     std::string args = "info --json --scheduler-config " + quoted(cfg) + " --steps " + std::to_string(c.at("steps").get<std::size_t>());
@@ -73,7 +72,7 @@ TEST_CASE("ferry info: --image-seq-len, --mu without shifting, and its errors", 
     std::ofstream(dir.path / file) << body;
     return quoted(dir.path / file);
   };
-  const json& flux = cases().at("flow_flux_dynamic_1024_12");
+  const json& flux = refs.cases().at("flow_flux_dynamic_1024_12");
   const std::string flux_cfg = write("flux.json", flux.at("scheduler_config").dump());
   const auto s = flux.at("set_timesteps_kwargs").at("sigmas").get<std::vector<double>>();
   ferry::io::write_npy((dir.path / "s.npy").string(), s.data(), {s.size()});

@@ -18,14 +18,13 @@
 
 namespace test_compat_grids {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using namespace ferry;
 using nlohmann::json;
 
 namespace {
-
-const json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
 
 struct comparison {
   std::size_t entries = 0, differing = 0;
@@ -65,7 +64,7 @@ compat::diffusers_grid grid_of(const std::string& name, const json& c) {
 
 TEST_CASE("set_timesteps reproduces every diffusers2 grid", "[compat][grid]") {
   std::size_t n = 0;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     ++n;
     const compat::diffusers_grid g = grid_of(name, c);
     const json& ref = c.at("grid");
@@ -83,7 +82,7 @@ TEST_CASE("set_timesteps reproduces every diffusers2 grid", "[compat][grid]") {
 
 TEST_CASE("grid structure: calls, second-call levels, orders, τ", "[compat][grid]") {
   // Two-call classes: 2·steps − 1 calls, one step per interval, a second level inside every step but the last.
-  const auto k = grid_of("kdpm2_sd_12", cases().at("kdpm2_sd_12"));
+  const auto k = grid_of("kdpm2_sd_12", refs.cases().at("kdpm2_sd_12"));
   CHECK(k.steps() == 12);
   REQUIRE(k.mid.size() == 12);
   for (std::size_t j = 0; j + 1 < 12; ++j) {
@@ -94,53 +93,53 @@ TEST_CASE("grid structure: calls, second-call levels, orders, τ", "[compat][gri
   }
   CHECK(!k.mid.back());
   // KDPM2Ancestral: √(σ·σ_down) = σ_next, so its second call sits at the next level.
-  const auto ka = grid_of("kdpm2a_sd_12", cases().at("kdpm2a_sd_12"));
+  const auto ka = grid_of("kdpm2a_sd_12", refs.cases().at("kdpm2a_sd_12"));
   for (std::size_t j = 0; j + 1 < 12; ++j) CHECK(ka.mid[j]->sigma_edm() == Approx(ka.next[j].sigma_edm()).epsilon(1e-5));
   // DPMSolverSDE: the midpoint in t = −log σ.
-  const auto sde = grid_of("dpmsde_sd_12", cases().at("dpmsde_sd_12"));
+  const auto sde = grid_of("dpmsde_sd_12", refs.cases().at("dpmsde_sd_12"));
   for (std::size_t j = 0; j + 1 < 12; ++j)
     CHECK(sde.mid[j]->sigma_edm() == Approx(std::sqrt(sde.cur[j].sigma_edm() * sde.next[j].sigma_edm())).epsilon(1e-6));
   // PNDM: 12 Runge–Kutta calls, then PLMS; with skip_prk_steps steps + 1 calls whose second repeats t.
-  const auto prk = grid_of("pndm_prk_sd_12", cases().at("pndm_prk_sd_12"));
+  const auto prk = grid_of("pndm_prk_sd_12", refs.cases().at("pndm_prk_sd_12"));
   CHECK(prk.prk_calls == 12);
   CHECK(prk.steps() == 21);
-  const auto plms = grid_of("pndm_sd15_plms_20", cases().at("pndm_sd15_plms_20"));
+  const auto plms = grid_of("pndm_sd15_plms_20", refs.cases().at("pndm_sd15_plms_20"));
   CHECK(plms.prk_calls == 0);
   CHECK(plms.timesteps[1] == plms.timesteps[2]);
   CHECK(plms.prev_timesteps[1] == static_cast<long long>(plms.timesteps[1]));  // call 1 steps from t + δ to t
   // DPM single-step: order lists as get_order_list, lower_order_final forced on where diffusers does.
-  CHECK(grid_of("dpmss_o3_12", cases().at("dpmss_o3_12")).orders == std::vector<int>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 1});
-  CHECK(grid_of("dpmss_o2_12", cases().at("dpmss_o2_12")).orders == std::vector<int>{1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 1});
-  const auto nolof = grid_of("dpmss_o3_nolof_sigmamin_12", cases().at("dpmss_o3_nolof_sigmamin_12"));
+  CHECK(grid_of("dpmss_o3_12", refs.cases().at("dpmss_o3_12")).orders == std::vector<int>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 1});
+  CHECK(grid_of("dpmss_o2_12", refs.cases().at("dpmss_o2_12")).orders == std::vector<int>{1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 1});
+  const auto nolof = grid_of("dpmss_o3_nolof_sigmamin_12", refs.cases().at("dpmss_o3_nolof_sigmamin_12"));
   CHECK(!nolof.lower_order_final);
   CHECK(nolof.orders == std::vector<int>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3});
   // SA-Solver: τ = 1 for 200 ≤ t ≤ 800.
-  const auto sa = grid_of("sasolver_sd_20", cases().at("sasolver_sd_20"));
+  const auto sa = grid_of("sasolver_sd_20", refs.cases().at("sasolver_sd_20"));
   for (std::size_t i = 0; i < sa.steps(); ++i) CHECK(sa.tau[i] == (sa.timesteps[i] >= 200 && sa.timesteps[i] <= 800 ? 1.0 : 0.0));
   // Spaces and initial scales.
-  CHECK(grid_of("edm_euler_20", cases().at("edm_euler_20")).space == compat::grid_space::edm);
-  CHECK(grid_of("edm_euler_20", cases().at("edm_euler_20")).init_noise_sigma == std::sqrt(80.0 * 80.0 + 1));
-  CHECK(grid_of("dpmpp2m_flow_shift3_20", cases().at("dpmpp2m_flow_shift3_20")).space == compat::grid_space::flow);
+  CHECK(grid_of("edm_euler_20", refs.cases().at("edm_euler_20")).space == compat::grid_space::edm);
+  CHECK(grid_of("edm_euler_20", refs.cases().at("edm_euler_20")).init_noise_sigma == std::sqrt(80.0 * 80.0 + 1));
+  CHECK(grid_of("dpmpp2m_flow_shift3_20", refs.cases().at("dpmpp2m_flow_shift3_20")).space == compat::grid_space::flow);
   // invert_sigmas: the list is the data weight; the levels are the usual flow levels in decreasing σ.
-  const auto inv = grid_of("flow_invert_shift3_12", cases().at("flow_invert_shift3_12"));
+  const auto inv = grid_of("flow_invert_shift3_12", refs.cases().at("flow_invert_shift3_12"));
   CHECK(inv.sigmas.back() == 1.0);
   CHECK(inv.cur.front().sigma == Approx(1 - inv.sigmas.front()).margin(1e-12));
   CHECK(inv.next.back().sigma == 0);
   // IPNDM: x = α·x0 + β·ε from pure noise (α = 0) to the data.
-  const auto ip = grid_of("ipndm_12", cases().at("ipndm_12"));
+  const auto ip = grid_of("ipndm_12", refs.cases().at("ipndm_12"));
   CHECK(ip.cur.front().alpha == 0);
   CHECK(ip.next.back().sigma == 0);
   // DDPMWuerstchen: steps + 1 timesteps ending at 0, ᾱ clamped to [1e-4, 0.9999].
-  const auto w = grid_of("wuerstchen_12", cases().at("wuerstchen_12"));
+  const auto w = grid_of("wuerstchen_12", refs.cases().at("wuerstchen_12"));
   CHECK(w.steps() == 12);
   CHECK(w.alphas_cumprod_prev.back() == Approx(0.9999).epsilon(1e-6));
 }
 
 TEST_CASE("FLUX's calculate_shift gives the cases' mu", "[compat][grid]") {
-  const auto flux = compat::parse_diffusers_config(cases().at("flow_flux_dynamic_1024_12").at("scheduler_config"));
+  const auto flux = compat::parse_diffusers_config(refs.cases().at("flow_flux_dynamic_1024_12").at("scheduler_config"));
   CHECK(compat::calculate_shift(flux, 1024) == Approx(0.63).epsilon(1e-14));
   CHECK(compat::calculate_shift(flux, 4096) == Approx(1.15).epsilon(1e-14));
-  const json& ltx = cases().at("flow_ltx_terminal_20");
+  const json& ltx = refs.cases().at("flow_ltx_terminal_20");
   const auto ltx_cfg = compat::parse_diffusers_config(ltx.at("scheduler_config"));
   CHECK(compat::calculate_shift(ltx_cfg, 21 * 15 * 22) == Approx(ltx.at("set_timesteps_kwargs").at("mu").get<double>()).epsilon(1e-14));
   // Only the class whose config has base/max_image_seq_len and base/max_shift computes it.

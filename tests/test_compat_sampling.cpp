@@ -27,23 +27,18 @@
 
 namespace test_compat_sampling {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using namespace ferry;
 using nlohmann::json;
 
 namespace {
 
-const std::string& dir = ferry_test::diffusers2_refs.dir;
-
-const json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
-
-batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
-
 /// step_noise.npy (40, N, D), optionally rounded to float32 (diffusers draws FlowMatchEuler's noise in
 /// the state's float32 inside step()).
 struct step_noise {
-  io::npy_array a = io::read_npy(dir + "step_noise.npy");
+  io::npy_array a = io::read_npy(refs.dir + "step_noise.npy");
   std::vector<double> w;
   explicit step_noise(bool f32) : w(a.values<double>().begin(), a.values<double>().end()) {
     if (f32)
@@ -73,14 +68,14 @@ std::size_t step_calls(const json& c) {
 /// The case run as a user of compat runs it: config, grid, model answering what the class needs,
 /// x = init·z, the loop, step()'s keyword arguments.
 double run_case(const std::string& name, std::size_t* nfe = nullptr) {
-  const json& c = cases().at(name);
+  const json& c = refs.cases().at(name);
   const compat::diffusers_config cfg = compat::parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
   std::size_t steps = c.at("steps").get<std::size_t>();
   const compat::timestep_args args = args_of(c, steps);
   const compat::diffusers_grid g = compat::set_timesteps(cfg, steps, args);
-  auto model = gaussian_mixture<double>::load(dir + "gmm.json");
+  auto model = gaussian_mixture<double>::load(refs.dir + "gmm.json");
   model.predicts = compat::model_prediction(cfg);
-  batch<double> x = load("noise");
+  batch<double> x = refs.load("noise");
   const double scale = compat::initial_scale(cfg, g);
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] *= scale;
   compat::step_kwargs kw;
@@ -93,14 +88,14 @@ double run_case(const std::string& name, std::size_t* nfe = nullptr) {
     st = compat::sample(cfg, g, model, x.view(), no_observer{}, w.source(), sample_options{}, kw);
   }
   if (nfe) *nfe = st.nfe;
-  return ferry_test::max_abs_diff(x, load(name));
+  return ferry_test::max_abs_diff(x, refs.load(name));
 }
 
 }  // namespace
 
 TEST_CASE("compat::sample reproduces every diffusers2 case, with diffusers' model calls", "[compat][parity]") {
   std::size_t n = 0;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     ++n;
     std::size_t nfe = 0;
     const double d = run_case(name, &nfe);
@@ -114,16 +109,16 @@ TEST_CASE("compat::sample reproduces every diffusers2 case, with diffusers' mode
 
 TEST_CASE("the same draws give the same bytes on any thread count, with two step() calls per ferry step", "[compat][random]") {
   for (const char* name : {"kdpm2a_sd_12", "dpmsde_vpred_snoise_12", "sasolver_sd_20", "wuerstchen_12", "dpmss_sde_o2_12"}) {
-    const json& c = cases().at(name);
+    const json& c = refs.cases().at(name);
     const auto cfg = compat::parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
     const auto g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
-    auto model = gaussian_mixture<double>::load(dir + "gmm.json");
+    auto model = gaussian_mixture<double>::load(refs.dir + "gmm.json");
     model.predicts = compat::model_prediction(cfg);
     compat::step_kwargs kw;
     if (c.at("step_kwargs").contains("s_noise")) kw.s_noise = c.at("step_kwargs").at("s_noise").get<double>();
     const step_noise w(false);
     auto run = [&](sample_options o) {
-      batch<double> x = load("noise");
+      batch<double> x = refs.load("noise");
       simd::lincomb<double, 1>(x.view().span(), {compat::initial_scale(cfg, g)}, {x.data()});
       compat::sample(cfg, g, model, x.view(), no_observer{}, w.source(), o, kw);
       return x;
@@ -155,8 +150,8 @@ TEST_CASE("DPMSolverSinglestep's order list is the policy's order rule", "[compa
 }
 
 TEST_CASE("diffusers' own refusals at step(): EDMDPM's third-order SDE step, step() arguments a class does not take", "[compat]") {
-  auto model = gaussian_mixture<double>::load(dir + "gmm.json");
-  batch<double> x = load("noise");
+  auto model = gaussian_mixture<double>::load(refs.dir + "gmm.json");
+  batch<double> x = refs.load("noise");
   const step_noise w(false);
   const auto edm3 = compat::parse_diffusers_config(json{{"_class_name", "EDMDPMSolverMultistepScheduler"}, {"solver_order", 3},
                                                         {"algorithm_type", "sde-dpmsolver++"}});
@@ -188,7 +183,7 @@ TEST_CASE("diffusers' own refusals at step(): EDMDPM's third-order SDE step, ste
 }
 
 TEST_CASE("a zero-length last step is accepted only where a diffusers grid asks for it", "[compat]") {
-  const json& c = cases().at("euler_sigmamin_8");
+  const json& c = refs.cases().at("euler_sigmamin_8");
   const auto cfg = compat::parse_diffusers_config(c.at("scheduler_config"));
   const auto g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
   REQUIRE(g.sigmas[g.sigmas.size() - 1] == g.sigmas[g.sigmas.size() - 2]);  // σ_min appended to a grid ending at σ_min

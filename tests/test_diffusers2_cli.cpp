@@ -21,18 +21,15 @@
 
 namespace test_diffusers2_cli {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using nlohmann::json;
 using ferry_test::quoted;
 using ferry_test::run_cli;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string& dir2 = ferry_test::diffusers2_refs.dir;
-
-const json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
 
 double max_abs(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
@@ -47,7 +44,7 @@ std::vector<double> read(const fs::path& p) { return ferry::io::read_npy(p.strin
 std::string case_args(const std::string& name, const json& c, const ferry_test::scratch_dir& dir) {
   const fs::path cfg = dir.path / (name + ".json");
   std::ofstream(cfg) << c.at("scheduler_config").dump();
-  std::string args = "sample --model gmm:" + quoted(fs::path(dir2 + "gmm.json")) + " --noise " + quoted(fs::path(dir2 + "noise.npy")) +
+  std::string args = "sample --model gmm:" + quoted(fs::path(refs.dir + "gmm.json")) + " --noise " + quoted(fs::path(refs.dir + "noise.npy")) +
                      " --scheduler-config " + quoted(cfg) + " --steps " + std::to_string(c.at("steps").get<std::size_t>());
   const json& k = c.at("set_timesteps_kwargs");
   if (k.contains("mu")) args += " --mu " + k.at("mu").dump();
@@ -57,7 +54,7 @@ std::string case_args(const std::string& name, const json& c, const ferry_test::
     ferry::io::write_npy(p.string(), s.data(), {s.size()});
     args += " --sigmas " + quoted(p);
   }
-  if (!c.at("draws").empty()) args += " --step-noise " + quoted(fs::path(dir2 + "step_noise.npy"));
+  if (!c.at("draws").empty()) args += " --step-noise " + quoted(fs::path(refs.dir + "step_noise.npy"));
   for (const auto& [key, v] : c.at("step_kwargs").items()) {
     std::string flag = key;
     std::replace(flag.begin(), flag.end(), '_', '-');
@@ -72,13 +69,13 @@ TEST_CASE("ferry sample reproduces every diffusers2 case as a checker runs it", 
   const ferry_test::scratch_dir dir;
   std::size_t n = 0;
   double worst = 0;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     const fs::path out = dir.path / (name + ".npy");
     const std::string args = case_args(name, c, dir) + " --out " + quoted(out);
     const auto r = run_cli(args, dir);
     INFO(name << ": " << args << "\n" << r.err);
     REQUIRE(r.code == 0);
-    const double d = max_abs(read(out), read(dir2 + name + ".npy"));
+    const double d = max_abs(read(out), read(refs.dir + name + ".npy"));
     std::printf("[diffusers2 cli] %-30s max |ferry - diffusers| = %.3g\n", name.c_str(), d);
     worst = std::max(worst, d);
     CHECK(d <= 1e-4);
@@ -96,7 +93,7 @@ TEST_CASE("ferry sample --rng torch-cpu with a config is diffusers' loop with on
   const ferry_test::scratch_dir dir;
   const std::size_t rows = 128, dim = 2;
   for (const char* name : {"sasolver_sd_20", "kdpm2a_sd_12", "dpmss_sde_o2_12", "wuerstchen_12", "edm_dpmpp2m_sde_12", "flow_stochastic_shift3_12"}) {
-    const json& c = cases().at(name);
+    const json& c = refs.cases().at(name);
     const auto draws = c.at("draws").get<std::vector<std::size_t>>();
     const std::size_t calls = draws.back() + 1;
     const fs::path z = dir.path / "torch.npy";
@@ -114,7 +111,7 @@ TEST_CASE("ferry sample --rng torch-cpu with a config is diffusers' loop with on
 
     const fs::path cfg = dir.path / "cfg.json";
     std::ofstream(cfg) << c.at("scheduler_config").dump();
-    const std::string run = "sample --model gmm:" + quoted(fs::path(dir2 + "gmm.json")) + " --scheduler-config " + quoted(cfg) + " --steps " +
+    const std::string run = "sample --model gmm:" + quoted(fs::path(refs.dir + "gmm.json")) + " --scheduler-config " + quoted(cfg) + " --steps " +
                             std::to_string(c.at("steps").get<std::size_t>());
     const fs::path seeded = dir.path / "seeded.npy", injected = dir.path / "injected.npy";
     const auto a = run_cli(run + " --rng torch-cpu --seed 1234 --num-samples 128 --threads 2 --out " + quoted(seeded), dir);

@@ -33,23 +33,20 @@
 
 namespace test_diffusers2_multistep {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using namespace ferry;
 
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string& dir = ferry_test::diffusers2_refs.dir;
-
-const nlohmann::json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
-const nlohmann::json& config(const std::string& name) { return cases().at(name).at("scheduler_config"); }
-batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
-std::vector<double> grid(const std::string& name, const char* key) { return cases().at(name).at("grid").at(key).get<std::vector<double>>(); }
+const nlohmann::json& config(const std::string& name) { return refs.cases().at(name).at("scheduler_config"); }
+std::vector<double> grid(const std::string& name, const char* key) { return refs.cases().at(name).at("grid").at(key).get<std::vector<double>>(); }
 
 // step_noise.npy (S, N, D): the draw of step() call i is W[i].
 struct step_noise_file {
-  io::npy_array a = io::read_npy(dir + "step_noise.npy");
+  io::npy_array a = io::read_npy(refs.dir + "step_noise.npy");
   std::vector<double> w = a.as<double>();
   injected_noise<double> source() const { return {w.data(), a.shape[0], a.shape[1], a.shape[2], 0}; }
 };
@@ -75,9 +72,9 @@ schedule<double> schedule_of(std::vector<level<double>> levels) {
 template <class Process, class Solver, class Model = mixture>
 batch<double> run(const Process& process, const schedule<double>& sched, Solver solver, double init, prediction kind,
                   bool exact_level = false) {
-  mixture gmm = mixture::load(dir + "gmm.json");
+  mixture gmm = mixture::load(refs.dir + "gmm.json");
   gmm.predicts = kind;
-  batch<double> x = load("noise");
+  batch<double> x = refs.load("noise");
   simd::lincomb<double, 1>(x.view().span(), {init}, {x.data()});
   if (exact_level) {  // diffusers' float32 α_t, σ_t for the solver, the exact level for the model
     compat::exact_level_model<mixture> model{gmm};
@@ -89,7 +86,7 @@ batch<double> run(const Process& process, const schedule<double>& sched, Solver 
 }
 
 double report(const std::string& name, const batch<double>& x) {
-  const double d = ferry_test::max_abs_diff(x, load(name));
+  const double d = ferry_test::max_abs_diff(x, refs.load(name));
   std::printf("[diffusers2-multistep] %-32s max |ferry - diffusers| = %.3g\n", name.c_str(), d);
   return d;
 }
@@ -148,7 +145,7 @@ schedule<double> pndm_schedule(const std::string& name, const discrete_vp<double
 
 TEST_CASE("diffusers' IPNDMScheduler is iPNDM with its last combination", "[diffusers2][multistep][parity]") {
   for (const char* name : {"ipndm_12", "ipndm_20"}) {
-    const std::size_t n = cases().at(name).at("steps").get<std::size_t>();
+    const std::size_t n = refs.cases().at(name).at("steps").get<std::size_t>();
     // set_timesteps in torch's float32: r = linspace(1, 0, n + 1)[:-1] then 0, β = sin(πr/2)², α = √(1 − β²);
     // the state is α·x0 + β·ε (float64 levels instead: 2.9e-5 from the peer)
     std::vector<level<double>> lv;
@@ -237,7 +234,7 @@ TEST_CASE("diffusers multistep policies: steps do not allocate", "[diffusers2][m
 }
 
 TEST_CASE("diffusers' stochastic multistep policies give the same bytes on any thread count", "[diffusers2][multistep][random]") {
-  const std::string gmm = dir + "gmm.json";
+  const std::string gmm = refs.dir + "gmm.json";
   ferry_test::check_thread_invariance(gmm, "dpm-singlestep sde", dpm_singlestep<double>({.solver_order = 3, .sde = true}));
   ferry_test::check_thread_invariance(gmm, "sa-solver (diffusers)", diffusers_sa_solver<double>());
   ferry_test::check_thread_invariance(gmm, "cosine dpm (Brownian tree)", dpmpp_multistep_sde<2, double>(dpmpp_sde_multistep_options::cosine()));
@@ -252,7 +249,7 @@ TEST_CASE("diffusers multistep policies: convergence orders on the PF-ODE", "[di
   // Slopes as in test_comfy_multistep (EDM, σ 80 → 0.05 uniform in λ, 16384-step UniPC-3 endpoint). The
   // methods' own orders are measured without lower_order_final, which leaves a last step of first order
   // (a global O(h²)); step counts are multiples of 3 for the singlestep groups.
-  const ferry_test::convergence c(dir + "gmm.json");
+  const ferry_test::convergence c(refs.dir + "gmm.json");
   const std::vector<int> ns{48, 96, 192, 384, 768};
   std::printf("convergence (EDM, sigma 80 -> 0.05 uniform in lambda, error at 0.05 against a 16384-step UniPC-3 endpoint):\n");
   // fixed Adams–Bashforth weights on the geometric σ steps of this grid: second order

@@ -32,21 +32,17 @@
 
 namespace test_diffusers2_samplers {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using namespace ferry;
 
 namespace {
 
 using mixture = gaussian_mixture<double>;
-const std::string& dir = ferry_test::diffusers2_refs.dir;
-
-const nlohmann::json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
-batch<double> load(const std::string& name) { return ferry_test::diffusers2_refs.load(name); }
-
 const std::vector<double>& step_noise() {
   static const std::vector<double> w = [] {
-    const io::npy_array a = io::read_npy(dir + "step_noise.npy");
+    const io::npy_array a = io::read_npy(refs.dir + "step_noise.npy");
     REQUIRE(a.ndim() == 3);
     return a.as<double>();
   }();
@@ -70,14 +66,14 @@ injected_noise<double> calls_as_streams(std::size_t first_call, std::size_t rows
 
 template <class Solver>
 batch<double> run_case(const std::string& name, Solver solver, std::size_t first_call, sample_options opt = {}) {
-  const nlohmann::json& c = cases().at(name);
+  const nlohmann::json& c = refs.cases().at(name);
   const std::vector<double> sigmas = visited_sigmas(c);
   const edm<double> process;
   const schedule<double> sched = make_schedule(levels_at_sigmas(process, std::span<const double>(sigmas)));
   const std::string spacing = c.at("scheduler_config").value("timestep_spacing", std::string("linspace"));
   const double init = spacing == "leading" ? std::sqrt(sigmas.front() * sigmas.front() + 1) : sigmas.front();
-  mixture model = mixture::load(dir + "gmm.json");
-  batch<double> x = load("noise");
+  mixture model = mixture::load(refs.dir + "gmm.json");
+  batch<double> x = refs.load("noise");
   simd::lincomb<double, 1>(x.view().span(), {init}, {x.data()});
   const sample_stats st =
       ferry_test::run_erased(solver, process, model, sched, x.view(), ferry_test::injected(calls_as_streams(first_call, x.rows(), x.cols())), opt);
@@ -88,7 +84,7 @@ batch<double> run_case(const std::string& name, Solver solver, std::size_t first
 template <class Solver>
 double diffusers_diff(const std::string& name, Solver solver, std::size_t first_call) {
   const batch<double> x = run_case(name, solver, first_call);
-  const double d = ferry_test::max_abs_diff(x, load(name));
+  const double d = ferry_test::max_abs_diff(x, refs.load(name));
   std::printf("[diffusers2] %-28s max |ferry - diffusers| = %.3g\n", name.c_str(), d);
   return d;
 }
@@ -112,7 +108,7 @@ TEST_CASE("KDPM2AncestralDiscreteScheduler is DPM-2 ancestral, drawing in its se
 TEST_CASE("DPMSolverSDEScheduler is dpmpp-sde with one injected array per call", "[diffusers2][parity]") {
   for (const char* name : {"dpmsde_karras_8", "dpmsde_sd_12", "dpmsde_vpred_snoise_12"}) {
     INFO(name);
-    const double s_noise = cases().at(name).at("step_kwargs").value("s_noise", 1.0);
+    const double s_noise = refs.cases().at(name).at("step_kwargs").value("s_noise", 1.0);
     CHECK(diffusers_diff(name, dpmpp_sde<double>({.eta = 1, .s_noise = s_noise}), 0) < 1e-4);
   }
 }

@@ -16,14 +16,13 @@
 
 namespace test_grid_comfy {
 
+// The reference set: tests/data/comfy/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::comfy_refs;
+
 using namespace ferry;
 using spec = grid_spec<double>;
 
 namespace {
-
-const nlohmann::json& comfy_cases() {
-  return ferry_test::comfy_refs.cases();
-}
 
 // The case's model sampling as a process, as `ferry info --process …` builds it.
 template <class F>
@@ -57,7 +56,7 @@ double rel_diff(double a, double b) { return std::abs(a - b) / std::abs(b); }
 TEST_CASE("every ComfyUI scheduler case: the same list to 1e-6 relative, zeros exact", "[grid][comfy]") {
   std::map<std::string, int> per_scheduler;
   double worst = 0;
-  for (const auto& [name, c] : comfy_cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     if (c.at("kind") != "comfy-scheduler") continue;
     INFO(name);
     const std::vector<double> want = c.at("sigmas");

@@ -24,16 +24,13 @@
 
 namespace test_torch_rng_diffusers2 {
 
+// The reference set: tests/data/diffusers2/ (cases.json and its arrays).
+const ferry_test::reference_set& refs = ferry_test::diffusers2_refs;
+
 using namespace ferry;
 using nlohmann::json;
 
 namespace {
-
-const std::string& dir = ferry_test::diffusers2_refs.dir;
-
-const json& cases() {
-  return ferry_test::diffusers2_refs.cases();
-}
 
 bool same(const batch<double>& a, const batch<double>& b) { return std::equal(a.data(), a.data() + a.size(), b.data()); }
 
@@ -43,13 +40,13 @@ TEST_CASE("torch_noise in diffusers' loop: the diffusers2 classes draw where the
   const std::size_t n = 37;  // N·D = 74: blocks of 16 and a redrawn tail
   const std::uint64_t seed = 2024;
   std::size_t checked = 0, trees = 0;
-  for (const auto& [name, c] : cases().items()) {
+  for (const auto& [name, c] : refs.cases().items()) {
     const auto draws = c.at("draws").get<std::vector<std::size_t>>();
     if (draws.empty()) continue;
     INFO(name);
     const compat::diffusers_config cfg = compat::parse_diffusers_config(c.at("scheduler_config"), std::nullopt, name);
     const compat::diffusers_grid g = compat::set_timesteps(cfg, c.at("steps").get<std::size_t>());
-    auto model = gaussian_mixture<double>::load(dir + "gmm.json");
+    auto model = gaussian_mixture<double>::load(refs.dir + "gmm.json");
     model.predicts = compat::model_prediction(cfg);
     const std::size_t dim = model.dim();
     compat::step_kwargs kw;
