@@ -7,13 +7,8 @@
 #include <cstdlib>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FERRY_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_TEST_ASAN 1
-#endif
-#endif
+#include "sanitized.hpp"
+
 
 namespace {
 std::atomic<bool> enabled{false};
@@ -29,7 +24,7 @@ count_allocations::count_allocations() {
 count_allocations::~count_allocations() { enabled = false; }
 }  // namespace ferry_test
 
-#ifdef FERRY_TEST_ASAN
+#if FERRY_TEST_SANITIZED
 #include <sanitizer/allocator_interface.h>
 #include <sanitizer/common_interface_defs.h>
 

@@ -53,11 +53,11 @@ using ferry::cli::draw::rgb;
 /// A chart of rate (linear, 0 to the top tick) against steps (log2) in box b.
 void rate_panel(canvas& img, ferry::cli::panel_box b, const std::string& title, const std::string& y_label,
                 const std::vector<ferry::cli::series>& lines, const std::vector<double>& steps) {
-  namespace cd = ferry::cli::draw;
+  namespace draw = ferry::cli::draw;
   double top = 0;
   for (const auto& s : lines)
     for (const double y : s.y) top = std::max(top, y);
-  const std::vector<double> yt = cd::nice_ticks(0, std::max(top, 1e-3) * 105, 5);  // in percent
+  const std::vector<double> yt = draw::nice_ticks(0, std::max(top, 1e-3) * 105, 5);  // in percent
   const double y_max = std::max(yt.back() / 100, top * 1.05);
   const double x_lo = std::log2(steps.front()) - 0.3, x_hi = std::log2(steps.back()) + 0.3;
   auto px = [&](double x) { return b.x + (std::log2(x) - x_lo) / (x_hi - x_lo) * b.w; };
@@ -76,17 +76,17 @@ void rate_panel(canvas& img, ferry::cli::panel_box b, const std::string& title, 
     const int y = int(std::lround(py(t / 100)));
     img.fill(b.x, y, b.x + b.w, y + 1, grid);
     img.fill(b.x - 7, y, b.x - 1, y + 1, ink);
-    const std::string s = cd::tick_label(t) + "%";
+    const std::string s = draw::tick_label(t) + "%";
     widest = std::max(widest, canvas::text_width(s, font));
     img.text(b.x - 11 - canvas::text_width(s, font), y - 6, s, font, ink);
   }
   for (const auto& s : lines) {
     for (std::size_t i = 0; i + 1 < s.x.size(); ++i) img.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), s.color, 1, s.dash);
-    for (std::size_t i = 0; i < s.x.size(); ++i) cd::marker(img, px(s.x[i]), py(s.y[i]), s.marker, s.color);
+    for (std::size_t i = 0; i < s.x.size(); ++i) draw::marker(img, px(s.x[i]), py(s.y[i]), s.marker, s.color);
   }
-  cd::frame_box(img, b.x, b.y, b.w, b.h, ink);
+  draw::frame_box(img, b.x, b.y, b.w, b.h, ink);
   img.text(b.x, b.y - 26, title, font, ink);
-  cd::axis_labels(img, b, "steps K", y_label, widest);
+  draw::axis_labels(img, b, "steps K", y_label, widest);
 }
 
 }  // namespace
